@@ -156,9 +156,7 @@ def parse(texts: str | Sequence[str] | None) -> Channel | None:
     for t in texts:
         name, sep, value = t.partition(":")
         if not sep or name not in CHANNELS:
-            raise NoiseError(
-                f"cannot read noise {t!r}: expected NAME:VALUE with NAME one of {', '.join(CHANNELS)}"
-            )
+            raise NoiseError(f"cannot read noise {t!r}: expected NAME:VALUE with NAME one of {', '.join(CHANNELS)}")
         records.append({"name": name, CHANNELS[name][1]: value})
     return from_spec(records)
 

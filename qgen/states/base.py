@@ -67,9 +67,7 @@ def parse_observable(observable: Any, n_qubits: int) -> list[tuple[complex, str]
     return terms
 
 
-def as_outcomes(
-    outcomes: Any, n_qubits: int, n_outcomes: int, device: torch.device | None = None
-) -> torch.Tensor:
+def as_outcomes(outcomes: Any, n_qubits: int, n_outcomes: int, device: torch.device | None = None) -> torch.Tensor:
     """Validate a batch of outcome strings and return it as an int64 tensor of shape (n, N).
 
     Args:
@@ -90,9 +88,7 @@ def as_outcomes(
         raise StateError(f"outcomes must have shape (n, {n_qubits}), got {tuple(t.shape)}")
     t = t.to(dtype=torch.int64, device=device)
     if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n_outcomes):
-        raise StateError(
-            f"outcomes must lie in [0, {n_outcomes}), got values in [{int(t.min())}, {int(t.max())}]"
-        )
+        raise StateError(f"outcomes must lie in [0, {n_outcomes}), got values in [{int(t.min())}, {int(t.max())}]")
     return t
 
 
