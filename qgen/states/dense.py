@@ -1,0 +1,335 @@
+"""Dense targets for small systems: a state vector or a density matrix, with exact measurement statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from qgen.errors import StateError
+from qgen.noise import Channel
+from qgen.povm import POVM
+from qgen.states.base import (
+    MAX_ENUMERATION,
+    Measurement,
+    State,
+    as_outcomes,
+    parse_observable,
+)
+
+__all__ = ["DenseState", "DenseMeasurement", "pauli_expectation"]
+
+# Working memory one contraction chunk may use (bytes); chunks of samples are sized to stay below it.
+_CHUNK_BYTES = 1 << 27
+# Largest outcome space sampled by inverting the cumulative table of all K^N probabilities; larger spaces
+# are sampled site by site from conditional probabilities.
+_TABLE_SAMPLING_LIMIT = 1 << 22
+# Peak memory of an exact enumeration of all K^N probabilities (bytes).
+_ENUMERATION_BYTES = 1 << 31
+
+
+def _n_qubits_of(dim: int, what: str) -> int:
+    n = int(dim).bit_length() - 1
+    if dim < 2 or 1 << n != dim:
+        raise StateError(f"{what} must have a power-of-two dimension 2^N with N >= 1, got {dim}")
+    return n
+
+
+def _pauli_masks(string: str) -> tuple[int, int, int]:
+    """Bit masks (flip, sign, number of Y) of a Pauli string; site 0 is the most significant bit."""
+    n = len(string)
+    flip = sign = 0
+    for i, ch in enumerate(string):
+        bit = 1 << (n - 1 - i)
+        if ch in "XY":
+            flip |= bit
+        if ch in "YZ":
+            sign |= bit
+    return flip, sign, string.count("Y")
+
+
+def pauli_expectation(string: str, vector: np.ndarray | None = None, rho: np.ndarray | None = None) -> complex:
+    """<P> for a Pauli string P on a state vector or a density matrix, in O(2^N) without building P.
+
+    P|j> = i^{n_Y} (-1)^{popcount(j & sign)} |j xor flip>, with Y|b> = i (-1)^b |1 - b>.
+    """
+    flip, sign, n_y = _pauli_masks(string)
+    dim = len(vector) if vector is not None else rho.shape[0]
+    j = np.arange(dim, dtype=np.int64)
+    phase = (1j**n_y) * (1 - 2 * (np.bitwise_count(j & sign) & 1).astype(np.float64))
+    if vector is not None:
+        return complex(np.sum(vector[j ^ flip].conj() * phase * vector))
+    # Tr(P rho) = sum_k <k|P rho|k> = sum_j phase(j) rho[j, j xor flip]
+    return complex(np.sum(phase * rho[j, j ^ flip]))
+
+
+class DenseState(State):
+    """A state of N qubits held as a 2^N vector or a 2^N x 2^N density matrix (site 0 most significant).
+
+    Args:
+        vector: normalised state vector of length 2^N (pure state), or None.
+        density_matrix: Hermitian, positive, unit-trace matrix (mixed state), or None.
+        spec: JSON-able record that rebuilds the state (set by the named-state constructors).
+        atol: tolerance of the normalisation and positivity checks.
+    """
+
+    def __init__(
+        self,
+        vector: Any = None,
+        density_matrix: Any = None,
+        *,
+        spec: dict[str, Any] | None = None,
+        atol: float = 1e-8,
+    ) -> None:
+        if (vector is None) == (density_matrix is None):
+            raise StateError("give exactly one of vector or density_matrix")
+        if vector is not None:
+            v = np.array(vector, dtype=np.complex128).reshape(-1)
+            self.n_qubits = _n_qubits_of(v.size, "state vector")
+            norm = np.linalg.norm(v)
+            if not np.isfinite(norm) or abs(norm - 1) > atol:
+                raise StateError(f"state vector must have norm 1, got {norm:.12g} (use DenseState.normalized)")
+            self.vector: np.ndarray | None = v / norm
+            self._rho: np.ndarray | None = None
+        else:
+            r = np.array(density_matrix, dtype=np.complex128)
+            if r.ndim != 2 or r.shape[0] != r.shape[1]:
+                raise StateError(f"density matrix must be square, got shape {r.shape}")
+            self.n_qubits = _n_qubits_of(r.shape[0], "density matrix")
+            if np.abs(r - r.conj().T).max() > atol:
+                raise StateError("density matrix is not Hermitian")
+            tr = np.trace(r).real
+            if abs(tr - 1) > atol:
+                raise StateError(f"density matrix must have unit trace, got {tr:.12g}")
+            low = np.linalg.eigvalsh(r).min()
+            if low < -atol:
+                raise StateError(f"density matrix is not positive (smallest eigenvalue {low:.3g})")
+            self.vector = None
+            self._rho = (r + r.conj().T) / 2
+        self.spec = spec
+
+    @classmethod
+    def normalized(cls, vector: Any, *, spec: dict[str, Any] | None = None) -> DenseState:
+        """A pure state from any non-zero vector, normalised."""
+        v = np.asarray(vector, dtype=np.complex128).reshape(-1)
+        norm = np.linalg.norm(v)
+        if not np.isfinite(norm) or norm == 0:
+            raise StateError("cannot normalise a zero or non-finite vector")
+        return cls(vector=v / norm, spec=spec)
+
+    @classmethod
+    def from_qutip(cls, qobj: Any) -> DenseState:
+        """A state from a qutip ket or density matrix on N qubits (qutip's tensor order: first factor = site 0)."""
+        data = qobj.full()
+        if qobj.isket:
+            return cls(vector=data.reshape(-1))
+        if qobj.isoper:
+            return cls(density_matrix=data)
+        raise StateError(f"qutip object must be a ket or a density matrix, got type {qobj.type!r}")
+
+    def to_qutip(self) -> Any:
+        """The state as a qutip Qobj with dims [[2]*N, [1]*N] (ket) or [[2]*N, [2]*N]."""
+        import qutip
+
+        dims = [2] * self.n_qubits
+        if self.vector is not None:
+            return qutip.Qobj(self.vector.reshape(-1, 1), dims=[dims, [1] * self.n_qubits])
+        return qutip.Qobj(self._rho, dims=[dims, dims])
+
+    @property
+    def is_pure(self) -> bool:
+        return self.vector is not None
+
+    @property
+    def density_matrix(self) -> np.ndarray:
+        """The 2^N x 2^N density matrix (built on demand for a pure state)."""
+        if self._rho is None:
+            return np.outer(self.vector, self.vector.conj())
+        return self._rho
+
+    def expectation(self, observable: str | dict[str, complex]) -> float:
+        total = 0j
+        for coef, string in parse_observable(observable, self.n_qubits):
+            if self.vector is not None:
+                total += coef * pauli_expectation(string, vector=self.vector)
+            else:
+                total += coef * pauli_expectation(string, rho=self._rho)
+        if abs(total.imag) > 1e-9 * max(1.0, abs(total.real)):
+            raise StateError(f"observable is not Hermitian: <O> = {total:.6g}")
+        return float(total.real)
+
+    def fidelity(self, other: DenseState) -> float:
+        """|<psi|phi>|^2 for two pure states, <psi|rho|psi> when one is pure (Uhlmann needs metrics)."""
+        if self.n_qubits != other.n_qubits:
+            raise StateError(f"states have {self.n_qubits} and {other.n_qubits} qubits")
+        if self.vector is not None and other.vector is not None:
+            return float(abs(np.vdot(self.vector, other.vector)) ** 2)
+        if self.vector is not None:
+            return float(np.vdot(self.vector, other.density_matrix @ self.vector).real)
+        if other.vector is not None:
+            return other.fidelity(self)
+        raise StateError("fidelity of two mixed states: use qgen.metrics.quantum_fidelity")
+
+    def measured(self, povm: POVM | str, noise: Channel | None = None, *, device: Any = None) -> DenseMeasurement:
+        return DenseMeasurement(self, povm, noise, device=device)
+
+    def __repr__(self) -> str:
+        kind = "pure" if self.is_pure else "mixed"
+        name = f", spec={self.spec['name']!r}" if self.spec else ""
+        return f"DenseState(n_qubits={self.n_qubits}, {kind}{name})"
+
+
+def _sqrt_factors(elements: np.ndarray) -> np.ndarray:
+    """A_a with M_a = A_a^dagger A_a, each (r, 2) with r the largest rank, zero rows padding lower ranks."""
+    factors = []
+    for m in elements:
+        w, v = np.linalg.eigh(m)
+        keep = w > 1e-14 * max(1.0, w.max())
+        factors.append(np.sqrt(w[keep])[:, None] * v[:, keep].conj().T)
+    r = max(f.shape[0] for f in factors)
+    out = np.zeros((len(factors), r, 2), dtype=np.complex128)
+    for a, f in enumerate(factors):
+        out[a, : f.shape[0]] = f
+    return out
+
+
+class DenseMeasurement(Measurement):
+    """Exact statistics of a local POVM on a dense state, contracted site by site, batched over strings.
+
+    A pure state is contracted on the ket side with A_a (M_a = A_a^dagger A_a), so P(a) = ||(x_i A_{a_i}) psi||^2;
+    a rank-1 POVM halves the tensor at every site. A mixed state is contracted as the vector of its entries
+    against the transposed elements, P(a) = sum_ij (x M_{a_i})_{ji} rho_{ij}, a quarter per site.
+    """
+
+    def __init__(self, state: DenseState, povm: POVM | str, noise: Channel | None = None, device: Any = None):
+        super().__init__(state, povm, noise, device)
+        n = self.n_qubits
+        if state.vector is not None:
+            self._pure = True
+            self._tensor = torch.from_numpy(state.vector.copy()).to(self.device)
+            self._factors = torch.from_numpy(_sqrt_factors(self.povm.elements)).to(self.device)
+            self._dim = 2
+        else:
+            self._pure = False
+            # Interleave ket and bra indices so site k carries the pair (i_k, j_k) as one index of size 4.
+            rho = state.density_matrix.reshape([2] * (2 * n))
+            order = [ax for k in range(n) for ax in (k, n + k)]
+            self._tensor = torch.from_numpy(np.ascontiguousarray(rho.transpose(order)).reshape(-1)).to(self.device)
+            # Row w_a with w_a[2i + j] = M_a[j, i], so that w_a . rho_pair = Tr(M_a rho).
+            w = np.transpose(self.povm.elements, (0, 2, 1)).reshape(self.n_outcomes, 1, 4)
+            self._factors = torch.from_numpy(np.ascontiguousarray(w)).to(self.device)
+            self._dim = 4
+        self._rank = self._factors.shape[1]
+        self._table: torch.Tensor | None = None
+
+    def _chunk(self) -> int:
+        per_string = 16 * self._rank * self._dim ** max(self.n_qubits - 1, 0) * max(self._rank, 1)
+        return max(1, _CHUNK_BYTES // per_string)
+
+    def _contract(self, a: torch.Tensor) -> torch.Tensor:
+        """P(a) for a batch (B, N) of strings, float64 (B,)."""
+        b, n, d = a.shape[0], self.n_qubits, self._dim
+        t = self._tensor.reshape(1, 1, d, -1).expand(b, 1, d, d ** (n - 1))
+        for k in range(n):
+            f = self._factors[a[:, k]]  # (B, r, d)
+            t = torch.einsum("bsi,blir->blsr", f, t)
+            rest = t.shape[-1]
+            t = t.reshape(b, -1, d, rest // d) if k < n - 1 else t.reshape(b, -1)
+        if self._pure:
+            return (t.real**2 + t.imag**2).sum(dim=1)
+        return t.real.sum(dim=1)
+
+    def log_prob(self, outcomes: Any) -> torch.Tensor:
+        a = as_outcomes(outcomes, self.n_qubits, self.n_outcomes, self.device)
+        step = self._chunk()
+        p = torch.cat([self._contract(a[i : i + step]) for i in range(0, len(a), step)]) if len(a) else a.new_zeros(0)
+        return torch.log(p.to(torch.float64).clamp_min(0.0))
+
+    def probabilities(self) -> torch.Tensor:
+        """All K^N probabilities, by contracting the sites in order and branching on every outcome."""
+        if self._table is not None:
+            return self._table
+        k, n, d, r = self.n_outcomes, self.n_qubits, self._dim, self._rank
+        if k**n > MAX_ENUMERATION:
+            raise StateError(f"{k}^{n} outcome strings are too many to enumerate; use log_prob on batches")
+        if _branching_bytes(k * r, d, n) > _ENUMERATION_BYTES:
+            # A noisy (rank-2) POVM doubles the ket branches per site; the density form stays at K^N.
+            if self._pure and _branching_bytes(k, 4, n) <= _ENUMERATION_BYTES:
+                rho = DenseState(density_matrix=self.state.density_matrix)
+                self._table = DenseMeasurement(rho, self.ideal_povm, self.noise, self.device).probabilities()
+                return self._table
+            raise StateError(f"enumerating {k}^{n} strings of this state needs too much memory")
+        t = self._tensor.reshape(1, 1, d, -1)
+        for site in range(n):
+            t = torch.einsum("ksi,plir->pklsr", self._factors, t)
+            p, rest = t.shape[0] * k, t.shape[-1]
+            t = t.reshape(p, -1, d, rest // d) if site < n - 1 else t.reshape(p, -1)
+        probs = (t.real**2 + t.imag**2).sum(dim=1) if self._pure else t.real.sum(dim=1)
+        self._table = probs.clamp_min(0.0)
+        return self._table
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        n = self._check_n(n)
+        if self.n_outcomes**self.n_qubits <= _TABLE_SAMPLING_LIMIT:
+            return self._sample_table(n, generator)
+        step = max(1, self._chunk() // (2 * self.n_outcomes))
+        return torch.cat(
+            [self._sample_sites(min(step, n - i), generator) for i in range(0, n, step)] or [self._empty()]
+        )
+
+    def _empty(self) -> torch.Tensor:
+        return torch.zeros(0, self.n_qubits, dtype=torch.int64, device=self.device)
+
+    def _uniform(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
+        dev = generator.device if generator is not None else self.device
+        return torch.rand(shape, generator=generator, dtype=torch.float64, device=dev).to(self.device)
+
+    def _sample_table(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        cdf = torch.cumsum(self.probabilities(), 0)
+        idx = torch.searchsorted(cdf, self._uniform((n,), generator) * cdf[-1], right=True)
+        idx = idx.clamp_max(len(cdf) - 1)
+        powers = self.n_outcomes ** torch.arange(self.n_qubits - 1, -1, -1, device=self.device)
+        return (idx.unsqueeze(1) // powers) % self.n_outcomes
+
+    def _sample_sites(self, b: int, generator: torch.Generator | None) -> torch.Tensor:
+        """Ancestral sampling: P(a_k | a_<k) from the partially contracted state, for b strings at once."""
+        n, d, k = self.n_qubits, self._dim, self.n_outcomes
+        t = self._tensor.reshape(1, 1, d, -1).expand(b, 1, d, d ** (n - 1))
+        out = torch.empty(b, n, dtype=torch.int64, device=self.device)
+        rows = torch.arange(b, device=self.device)
+        for site in range(n):
+            branches = torch.einsum("ksi,blir->bklsr", self._factors, t)  # (B, K, L, r, R)
+            if self._pure:
+                marg = (branches.real**2 + branches.imag**2).flatten(2).sum(-1)
+            else:
+                # Trace out the remaining sites: keep only pair indices with i = j at every later site.
+                rest = branches.shape[-1]
+                marg = branches.flatten(2, 3).reshape(b, k, -1, rest)[..., _diagonal_pairs(rest, self.device)]
+                marg = marg.real.sum(dim=(-1, -2))
+            marg = marg.clamp_min(0.0)
+            cdf = torch.cumsum(marg, 1)
+            u = self._uniform((b, 1), generator) * cdf[:, -1:]
+            choice = torch.searchsorted(cdf, u, right=True).clamp_max(k - 1).squeeze(1)
+            out[:, site] = choice
+            chosen = branches[rows, choice]  # (B, L, r, R)
+            # Renormalise each string's branch so long chains neither underflow nor overflow.
+            scale = marg[rows, choice].clamp_min(1e-300)
+            chosen = chosen / (scale.sqrt() if self._pure else scale).reshape(b, 1, 1, 1)
+            rest = chosen.shape[-1]
+            t = chosen.reshape(b, -1, d, rest // d) if site < n - 1 else chosen
+        return out
+
+
+def _branching_bytes(branches: int, dim: int, n: int) -> int:
+    """Peak bytes of the site-by-site enumeration: max over sites s of branches^s dim^(N-s) complex numbers."""
+    return 16 * max(branches**s * dim ** (n - s) for s in range(n + 1))
+
+
+def _diagonal_pairs(size: int, device: torch.device) -> torch.Tensor:
+    """Indices of a base-4 pair string (i_k j_k ...) of length log4(size) with i_k = j_k at every site."""
+    m = round(np.log(size) / np.log(4)) if size > 1 else 0
+    idx = torch.zeros(1, dtype=torch.int64, device=device)
+    for _ in range(m):
+        idx = (idx.unsqueeze(1) * 4 + torch.tensor([0, 3], device=device)).reshape(-1)
+    return idx
