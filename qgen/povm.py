@@ -63,8 +63,9 @@ def _named_elements(name: str) -> tuple[np.ndarray, bool]:
         vecs = [[1, 0], [0, 1], [1, 1], [1, -1], [1, 1j], [1, -1j]]
         return np.stack([_projector(v) / 3 for v in vecs]), False
     if name == "trine":
-        # Three real states 120 degrees apart in the x-z plane of the Bloch sphere, weight 2/3:
-        # they span I, X, Z only, so the POVM is complete for real density matrices and nothing more.
+        # Three real states 120 degrees apart in the x-z plane of the Bloch sphere, weight 2/3. They span
+        # I, X, Z only: a real single-qubit state is determined, and on N qubits every expectation of a
+        # Pauli string without Y is, but correlations such as <Y_i Y_j> (real for real states) are not.
         s = [np.array([np.sin(t), 0.0, np.cos(t)]) for t in (0.0, 2 * np.pi / 3, 4 * np.pi / 3)]
         return np.stack([_bloch_element(1 / 3, si) for si in s]), True
     raise POVMError(f"unknown POVM name {name!r}: expected one of {', '.join(NAMED_POVMS)}")
@@ -162,7 +163,8 @@ class POVM:
 
     @property
     def real_states_only(self) -> bool:
-        """True for POVMs (such as the trine) that determine real states but not complex ones."""
+        """True for POVMs (such as the trine) whose span is I, X, Z: they determine a real single-qubit state,
+        and on N qubits every observable made of I, X and Z, but neither Y nor Y-Y correlations."""
         return self._real_only or (not self.is_informationally_complete and self.is_complete_for_real_states)
 
     def coefficients(self, op: Any) -> np.ndarray:
