@@ -39,11 +39,12 @@ def graph_mps(n_qubits: int) -> MPSState:
     """
     n = _check_n(n_qubits)
     if n == 1:
-        return MPSState([np.ones((1, 2, 1))], spec={"name": "graph", "n_qubits": 1})
+        return MPSState([np.ones((1, 2, 1))], spec={"name": "graph", "n_qubits": 1, "edges": []})
     bulk = np.zeros((2, 2, 2))
     for b in range(2):
         for s in range(2):
             bulk[b, s, s] = (-1.0) ** (b * s)
     first = np.eye(2).reshape(1, 2, 2)
     last = np.array([[1.0, 1.0], [1.0, -1.0]]).reshape(2, 2, 1)
-    return MPSState([first] + [bulk] * (n - 2) + [last], spec={"name": "graph", "n_qubits": n})
+    spec = {"name": "graph", "n_qubits": n, "edges": [[i, i + 1] for i in range(n - 1)]}
+    return MPSState([first] + [bulk] * (n - 2) + [last], spec=spec)
