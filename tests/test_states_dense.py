@@ -1,0 +1,168 @@
+"""Dense targets: exact P(a) against brute-force Kronecker products, samplers by goodness of fit."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import qutip
+import torch
+from scipy.stats import chisquare
+
+from qgen import StateError
+from qgen.noise import amplitude_damping, depolarizing
+from qgen.povm import NAMED_POVMS, PAULI
+from qgen.states import DenseState, from_qutip, ghz, graph, product, w
+from tests.conftest import random_density_matrix, random_vector
+
+
+def brute_probabilities(rho: np.ndarray, elements: np.ndarray, n: int) -> np.ndarray:
+    out = []
+    for a in itertools.product(range(len(elements)), repeat=n):
+        op = elements[a[0]]
+        for x in a[1:]:
+            op = np.kron(op, elements[x])
+        out.append(np.trace(op @ rho).real)
+    return np.array(out)
+
+
+def pauli_matrix_of(string: str) -> np.ndarray:
+    op = np.ones((1, 1))
+    for ch in string:
+        op = np.kron(op, PAULI[ch])
+    return op
+
+
+NOISES = {"ideal": None, "noisy": depolarizing(0.1).then(amplitude_damping(0.2))}
+
+
+@pytest.mark.parametrize("noise", list(NOISES))
+@pytest.mark.parametrize("povm", NAMED_POVMS)
+@pytest.mark.parametrize("pure", [True, False], ids=["pure", "mixed"])
+def test_log_prob_matches_kronecker_products(povm, noise, pure):
+    rng = np.random.default_rng(3)
+    n = 3
+    state = (
+        DenseState(vector=random_vector(n, rng)) if pure else DenseState(density_matrix=random_density_matrix(n, rng))
+    )
+    m = state.measured(povm, NOISES[noise])
+    expected = brute_probabilities(state.density_matrix, m.povm.elements, n)
+    strings = torch.tensor(list(itertools.product(range(m.n_outcomes), repeat=n)))
+    np.testing.assert_allclose(m.log_prob(strings).exp().numpy(), expected, atol=1e-14)
+    np.testing.assert_allclose(m.probabilities().numpy(), expected, atol=1e-14)
+    assert abs(m.probabilities().sum().item() - 1) < 1e-12
+
+
+def _counts(samples: torch.Tensor, k: int) -> np.ndarray:
+    n = samples.shape[1]
+    idx = (samples.numpy() * k ** np.arange(n - 1, -1, -1)).sum(1)
+    return np.bincount(idx, minlength=k**n)
+
+
+@pytest.mark.parametrize("noise", list(NOISES))
+@pytest.mark.parametrize("povm", NAMED_POVMS)
+@pytest.mark.parametrize("sampler", ["table", "sites"])
+def test_samples_follow_exact_probabilities(povm, noise, sampler):
+    rng = np.random.default_rng(11)
+    n = 3 if povm == "pauli6" else 4
+    state = DenseState(density_matrix=random_density_matrix(n, rng, rank=2))
+    m = state.measured(povm, NOISES[noise])
+    gen = torch.Generator().manual_seed(5)
+    n_samples = 60_000
+    samples = m.sample(n_samples, generator=gen) if sampler == "table" else m._sample_sites(n_samples, gen)
+    p = m.probabilities().numpy()
+    counts = _counts(samples, m.n_outcomes)
+    assert counts[p == 0].sum() == 0
+    keep = p > 0
+    stat = chisquare(counts[keep], p[keep] / p[keep].sum() * n_samples)
+    assert stat.pvalue > 1e-3, stat
+
+
+def test_pure_ancestral_sampler_goodness_of_fit():
+    m = ghz(4).measured("tetra")
+    samples = m._sample_sites(40_000, torch.Generator().manual_seed(2))
+    p = m.probabilities().numpy()
+    assert chisquare(_counts(samples, 4), p * 40_000).pvalue > 1e-3
+
+
+def test_sampling_is_deterministic_under_a_seed():
+    m = ghz(5).measured("pauli4", depolarizing(0.05))
+    a = m.sample(1000, generator=torch.Generator().manual_seed(42))
+    b = m.sample(1000, generator=torch.Generator().manual_seed(42))
+    c = m.sample(1000, generator=torch.Generator().manual_seed(43))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.dtype == torch.int64 and a.shape == (1000, 5)
+    a2 = m._sample_sites(300, torch.Generator().manual_seed(42))
+    assert torch.equal(a2, m._sample_sites(300, torch.Generator().manual_seed(42)))
+
+
+@pytest.mark.parametrize("pure", [True, False])
+def test_expectation_matches_trace(pure):
+    rng = np.random.default_rng(5)
+    n = 4
+    state = (
+        DenseState(vector=random_vector(n, rng)) if pure else DenseState(density_matrix=random_density_matrix(n, rng))
+    )
+    rho = state.density_matrix
+    for _ in range(20):
+        s = "".join(rng.choice(list("IXYZ"), size=n))
+        assert abs(state.expectation(s) - np.trace(pauli_matrix_of(s) @ rho).real) < 1e-13
+    ham = {"ZZII": -1.0, "IXIY": 0.5, "YYYY": 0.25}
+    expected = sum(c * np.trace(pauli_matrix_of(s) @ rho).real for s, c in ham.items())
+    assert abs(state.expectation(ham) - expected) < 1e-13
+
+
+def test_qutip_round_trip_and_expectation():
+    rng = np.random.default_rng(9)
+    rho = random_density_matrix(3, rng)
+    q = DenseState(density_matrix=rho).to_qutip()
+    assert q.dims == [[2, 2, 2], [2, 2, 2]]
+    zxz = qutip.tensor(qutip.sigmaz(), qutip.sigmax(), qutip.sigmaz())
+    assert abs(from_qutip(q).expectation("ZXZ") - qutip.expect(zxz, q)) < 1e-13
+    ket = qutip.tensor(qutip.basis(2, 0), qutip.basis(2, 1))
+    assert from_qutip(ket).expectation("ZZ") == pytest.approx(-1.0, abs=1e-14)
+
+
+def test_named_states():
+    g = ghz(4)
+    assert g.expectation("ZZII") == pytest.approx(1, abs=1e-14)
+    assert g.expectation("XXXX") == pytest.approx(1, abs=1e-14)
+    ws = w(5)
+    assert ws.expectation("ZIIII") == pytest.approx(1 - 2 / 5, abs=1e-14)
+    c = graph(4)
+    # Linear cluster stabilisers: X_i Z_{i-1} Z_{i+1}.
+    for s in ["XZII", "ZXZI", "IZXZ", "IIZX"]:
+        assert c.expectation(s) == pytest.approx(1, abs=1e-14)
+    p = product(["0", "+", "-i"])
+    assert p.expectation("ZXY") == pytest.approx(-1, abs=1e-14)
+    assert product("+", 3).expectation("XXX") == pytest.approx(1, abs=1e-14)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"vector": [1, 1, 0]}, "power-of-two"),
+        ({"vector": [1, 1]}, "norm 1"),
+        ({"density_matrix": np.eye(4)}, "unit trace"),
+        ({"density_matrix": np.diag([1.5, -0.5])}, "not positive"),
+        ({"density_matrix": [[0.5, 0.1], [0.0, 0.5]]}, "not Hermitian"),
+    ],
+)
+def test_invalid_states_raise(kwargs, message):
+    with pytest.raises(StateError, match=message):
+        DenseState(**kwargs)
+
+
+def test_bad_outcomes_and_observables_raise():
+    m = ghz(3).measured("tetra")
+    with pytest.raises(StateError, match=r"shape \(n, 3\)"):
+        m.log_prob(torch.zeros(2, 4, dtype=torch.int64))
+    with pytest.raises(StateError, match=r"\[0, 4\)"):
+        m.log_prob(torch.tensor([[0, 1, 4]]))
+    with pytest.raises(StateError, match="integers"):
+        m.log_prob(torch.zeros(2, 3))
+    with pytest.raises(StateError, match="exactly 3 letters"):
+        ghz(3).expectation("XX")
+    with pytest.raises(StateError, match="non-negative integer"):
+        m.sample(-1)
