@@ -90,10 +90,10 @@ def _as_seed(seed: Any, where: str) -> int | None:
     return int(seed)
 
 
-def _first_bad(values: np.ndarray, high: int) -> str:
-    """Where the first value outside [0, high) sits in a 2-D integer array, and what it is."""
+def _first_bad(values: np.ndarray, high: int, row_offset: int = 0) -> str:
+    """Where the first value outside [0, high) sits in a 2-D integer array (rows counted from row_offset)."""
     row, col = np.argwhere((values < 0) | (values >= high))[0]
-    return f"value {values[row, col]} at row {row}, column {col}"
+    return f"value {values[row, col]} at row {row + row_offset}, column {col}"
 
 
 def _as_codes(values: Any, high: int, where: str, name: str, n_qubits: int | None = None) -> np.ndarray:
@@ -696,8 +696,7 @@ class _Reader:
             if not mmap:
                 ds.read_direct(out, block, block)
             if out[block].max() >= high:
-                bad = _first_bad(out[block], high)
-                raise self.fail(f"expected values in [0, {high}), found {bad.replace('row ', f'row {start}+')}")
+                raise self.fail(f"expected values in [0, {high}), found {_first_bad(out[block], high, start)}")
         return out
 
     def reference(self, group: h5py.Group) -> dict[str, Any]:
