@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from qgen.errors import (
     DataFormatError,
     MetricError,
@@ -16,6 +19,22 @@ from qgen.povm import POVM
 
 __version__ = "0.1.0"
 
+# Public names that live in modules importing torch, h5py or scipy: loaded on first use, so that
+# `import qgen` and `qgen --help` stay fast (torch alone takes seconds to import).
+_LAZY = {
+    "MeasurementData": "qgen.data",
+    "save": "qgen.data",
+    "load": "qgen.data",
+    "import_qucumber": "qgen.importers",
+    "import_outcomes": "qgen.importers",
+    "import_state_vector_text": "qgen.importers",
+    "import_density_matrix_text": "qgen.importers",
+    "reconstruct_density_matrix": "qgen.reconstruction",
+    "simulate": "qgen.simulate",
+    "write_simulation": "qgen.simulate",
+}
+_SUBMODULES = ("noise", "states", "metrics", "observables", "models", "plots", "data")
+
 __all__ = [
     "POVM",
     "QgenError",
@@ -27,4 +46,21 @@ __all__ = [
     "TrainingError",
     "MetricError",
     "__version__",
+    *_LAZY,
+    *_SUBMODULES,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"qgen.{name}")
+    else:
+        raise AttributeError(f"module 'qgen' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,105 @@
+"""The qgen command line: simulate and info work, bad input exits non-zero with one line and no traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from qgen.cli import main
+from qgen.data import load
+
+
+def test_simulate_then_info(tmp_path, capsys):
+    out = tmp_path / "ghz.h5"
+    rc = main(
+        ["simulate", "--state", "ghz", "--n-qubits", "4", "--povm", "pauli4", "--samples", "500", "--seed", "3"]
+        + ["--noise", "depolarizing:0.05", "-o", str(out), "--quiet"]
+    )
+    assert rc == 0
+    data = load(out)
+    assert data.outcomes.shape == (500, 4) and data.seed == 3
+    assert data.state == {"name": "ghz", "n_qubits": 4}
+    assert data.noise == [{"name": "depolarizing", "p": 0.05}]
+    assert data.povm_name == "pauli4"
+    # The same seed gives the same bits.
+    again = tmp_path / "again.h5"
+    main(
+        ["simulate", "--state", "ghz", "--n-qubits", "4", "--povm", "pauli4", "--samples", "500", "--seed", "3"]
+        + ["--noise", "depolarizing:0.05", "-o", str(again), "--quiet"]
+    )
+    assert np.array_equal(load(again).outcomes, data.outcomes)
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "500" in text and "pauli4" in text
+
+
+def test_tfim_simulation_records_its_spec(tmp_path):
+    out = tmp_path / "tfim.h5"
+    args = ["simulate", "--state", "tfim", "--n-qubits", "4", "--field", "0.7", "--boundary", "periodic"]
+    assert main(args + ["--samples", "100", "-o", str(out), "--quiet"]) == 0
+    spec = load(out).state
+    assert spec == {"name": "tfim", "n_qubits": 4, "h": 0.7, "J": 1.0, "boundary": "periodic"}
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            [
+                "simulate",
+                "--state",
+                "ghz",
+                "--n-qubits",
+                "3",
+                "--samples",
+                "10",
+                "--noise",
+                "depol:0.1",
+                "-o",
+                "{tmp}/x.h5",
+            ],
+            "NAME:VALUE",
+        ),
+        (
+            [
+                "simulate",
+                "--state",
+                "ghz",
+                "--n-qubits",
+                "3",
+                "--samples",
+                "10",
+                "--noise",
+                "depolarizing:2",
+                "-o",
+                "{tmp}/x.h5",
+            ],
+            "must be in [0, 1]",
+        ),
+        (
+            ["simulate", "--state", "ghz", "--n-qubits", "3", "--samples", "10", "-o", "{tmp}/missing/x.h5"],
+            "does not exist",
+        ),
+        (["simulate", "--state", "ghz", "--n-qubits", "3", "--samples", "0", "-o", "{tmp}/x.h5"], "positive integer"),
+        (["info", "{tmp}/nothing.h5"], "nothing.h5"),
+    ],
+)
+def test_bad_input_is_one_line(tmp_path, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "Traceback" not in err and len(err.splitlines()) == 1
+
+
+def test_not_hdf5_file_and_module_entry_point(tmp_path):
+    bad = tmp_path / "bad.h5"
+    bad.write_text("not a data set")
+    proc = subprocess.run([sys.executable, "-m", "qgen", "info", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "bad.h5" in proc.stderr and "Traceback" not in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "qgen", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("qgen ")
