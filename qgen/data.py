@@ -105,7 +105,8 @@ def _as_codes(values: Any, high: int, where: str, name: str, n_qubits: int | Non
         raise DataFormatError(f"{where}: {name}: expected a 2-D array (n_samples, n_qubits), found shape {arr.shape}")
     if n_qubits is not None and arr.shape[1] != n_qubits:
         raise DataFormatError(f"{where}: {name}: expected {n_qubits} columns (one per qubit), found {arr.shape[1]}")
-    if arr.size and (arr.min() < 0 or arr.max() >= high):
+    # One pass for unsigned input (the usual uint8), which cannot go below zero.
+    if arr.size and ((arr.dtype.kind == "i" and arr.min() < 0) or arr.max() >= high):
         raise DataFormatError(f"{where}: {name}: expected values in [0, {high}), found {_first_bad(arr, high)}")
     return arr if arr.dtype == np.uint8 else arr.astype(np.uint8)
 
@@ -195,9 +196,12 @@ class MeasurementData:
         self.noise = _as_json(self.noise, list, where, "noise")
         self.extra = _as_json(self.extra, dict, where, "extra")
         self.seed = _as_seed(self.seed, where)
-        for name in ("created", "qgen_version"):
-            if not isinstance(getattr(self, name), str):
-                raise DataFormatError(f"{where}: {name}: expected a string, found {getattr(self, name)!r}")
+        texts = {"created": self.created, "qgen_version": self.qgen_version}
+        texts |= {"povm.name": self.povm.name, "ideal_povm.name": self.ideal_povm.name}
+        for name, value in texts.items():
+            # HDF5 variable-length strings end at the first NUL, so one inside could not be stored.
+            if not isinstance(value, str) or "\x00" in value:
+                raise DataFormatError(f"{where}: {name}: expected a string without NUL characters, found {value!r}")
         self.reference = _as_reference(self.reference, where)
 
     @classmethod
@@ -676,12 +680,12 @@ class _Reader:
         """A (n_samples, n_qubits) uint8 dataset with values in [0, high), read once, checked block by block."""
         ds = self.dataset(name, np.uint8, (n_samples, n_qubits))
         if mmap:
-            offset = ds.id.get_offset()
             if ds.chunks is not None or ds.compression is not None:
                 raise self.fail(
                     "mmap needs contiguous, uncompressed storage (save with compression=None), "
                     f"found chunked storage with compression {ds.compression}"
                 )
+            offset = ds.id.get_offset()
             if offset is None:  # nothing allocated: an empty data set
                 out = np.zeros(ds.shape, dtype=np.uint8)
             else:

@@ -94,7 +94,8 @@ def data_sets(draw: st.DrawFn) -> MeasurementData:
     extra = draw(st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.floats(allow_nan=False))))
     return MeasurementData(
         outcomes, povm, ideal_povm=ideal, state=state, noise=[{"name": "depolarizing", "p": p}] if p else [],
-        seed=seed, created=draw(st.text(max_size=30)), reference=reference, bases=bases, extra=extra,
+        seed=seed, created=draw(st.text(st.characters(blacklist_characters="\x00"), max_size=30)),
+        reference=reference, bases=bases, extra=extra,
     )  # fmt: skip
 
 
@@ -385,6 +386,8 @@ def test_construction_validates_and_normalises():
         ({"povm": "pauli4"}, "expected a qgen.POVM"),
         ({"bases": [[0, 3], [1, 1]]}, r"bases: expected values in \[0, 3\)"),
         ({"bases": [[0, 1]]}, r"bases: expected shape \(2, 2\)"),
+        ({"created": "2024\x00"}, "created: expected a string without NUL"),
+        ({"povm": POVM(povm.elements, name="a\x00b")}, "povm.name"),
         ({"seed": -1}, "seed"),
         ({"seed": True}, "seed"),
         ({"state": {"f": object()}}, "state: expected JSON"),
