@@ -43,6 +43,8 @@ BASIS_LETTERS = "ZXY"
 # Target size of one stored chunk of /outcomes, and of one block read while checking value ranges.
 _CHUNK_BYTES = 1 << 20
 _READ_BYTES = 1 << 24
+# HDF5 filters every h5py build has (gzip is portable to every HDF5 reader, lzf is faster).
+_COMPRESSIONS = ("gzip", "lzf", None)
 # Largest K^N that empirical_distribution builds (float64: 512 MiB).
 _MAX_ENUMERATION = 2**26
 
@@ -420,6 +422,8 @@ def _write_metadata(f: h5py.File, data: MeasurementData) -> None:
 
 
 def _create_codes(f: h5py.File, name: str, n_qubits: int, compression: str | None, chunk_rows: int | None) -> Any:
+    if compression not in _COMPRESSIONS:
+        raise DataFormatError(f"{f.filename}: compression: expected one of {_COMPRESSIONS}, found {compression!r}")
     rows = chunk_rows or _default_chunk_rows(n_qubits)
     if not isinstance(rows, int) or rows < 1:
         raise DataFormatError(f"{f.filename}: chunk_rows: expected a positive integer, found {chunk_rows!r}")
@@ -448,12 +452,18 @@ def save(
             stored contiguously, uncompressed, so that `load(path, mmap=True)` can map it.
         chunk_rows: rows per stored chunk (default: about 1 MiB per chunk).
 
+    The layout is that of the design notes ("The data set file"): state, noise and extra are JSON strings,
+    and a data set without a seed stores seed = -1 (NO_SEED), which `load` turns back into None.
+
     Raises:
-        DataFormatError: `path` cannot be written (missing folder, no permission, a directory).
+        DataFormatError: `path` cannot be written (missing folder, no permission, a directory), or a bad
+            compression or chunk_rows.
     """
     if not isinstance(data, MeasurementData):
         raise DataFormatError(f"{path}: expected a qgen.MeasurementData to save, found {type(data).__name__}")
     path = Path(path)
+    if compression not in _COMPRESSIONS:  # checked before any file is made
+        raise DataFormatError(f"{path}: compression: expected one of {_COMPRESSIONS}, found {compression!r}")
     tmp, f = _open_temp(path)
     try:
         with f:

@@ -183,6 +183,17 @@ def test_save_creates_a_new_file_atomically_with_ordinary_permissions(tmp_path: 
     assert sorted(os.listdir(tmp_path)) == ["new.h5"]
 
 
+def test_bad_write_options_raise_before_any_file_is_made(tmp_path: Path):
+    with pytest.raises(DataFormatError, match="compression: expected one of"):
+        save(make_data(), tmp_path / "d.h5", compression="zstd")
+    with pytest.raises(DataFormatError, match="chunk_rows: expected a positive integer"):
+        save(make_data(), tmp_path / "d.h5", chunk_rows=-3)
+    with pytest.raises(DataFormatError, match="compression: expected one of"):
+        with MeasurementWriter(tmp_path / "d.h5", n_qubits=2, povm=POVM.named("tetra"), compression="bz2"):
+            pass
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize("where", ["missing-folder/data.h5", "."])
 def test_unwritable_path_raises_data_format_error_naming_it(tmp_path: Path, where: str):
     path = tmp_path / where
