@@ -25,6 +25,8 @@ _LAZY = {
     "MeasurementData": "qgen.data",
     "save": "qgen.data",
     "load": "qgen.data",
+    "MeasurementWriter": "qgen.data",
+    "BasisSamplingWarning": "qgen.data",
     "import_qucumber": "qgen.importers",
     "import_outcomes": "qgen.importers",
     "import_state_vector_text": "qgen.importers",
