@@ -1,0 +1,162 @@
+"""Tests of qgen.evaluation: the report against exact values, the empirical distribution, the CLI entry."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pytest
+import torch
+
+from qgen.data import MeasurementData, save
+from qgen.errors import MetricError
+from qgen.evaluation import EmpiricalDistribution, evaluate, exact_observables, run_evaluate, write_json
+from qgen.states.dense import DenseState
+from tests.test_metrics import tfim_hamiltonian_dict, tfim_vector
+
+N = 4
+
+
+@pytest.fixture(scope="module")
+def target():
+    return DenseState(vector=tfim_vector(N, 1.0), spec={"name": "tfim", "n_qubits": N, "h": 1.0, "J": 1.0})
+
+
+@pytest.fixture(scope="module")
+def data(target):
+    m = target.measured("tetra")
+    x = m.sample(20_000, generator=torch.Generator().manual_seed(2)).numpy()
+    return MeasurementData(x, m.povm, state=target.spec)
+
+
+def _value_objects(tree):
+    """Every dict in the report that carries a value."""
+    if isinstance(tree, dict):
+        if "value" in tree:
+            yield tree
+        for v in tree.values():
+            yield from _value_objects(v)
+
+
+def test_empirical_distribution_matches_counts(data):
+    emp = EmpiricalDistribution(data)
+    counts = Counter(map(tuple, data.outcomes.tolist()))
+    seen = np.array(list(counts)[:50])
+    expected = np.log([counts[tuple(r)] / data.n_samples for r in seen.tolist()])
+    assert np.allclose(emp.log_prob(seen).numpy(), expected, rtol=0, atol=1e-12)
+    assert emp.log_prob(np.array([[0, 0, 0, 0]] * 2)).shape == (2,)
+    unseen = [s for s in np.ndindex(*(4,) * N) if s not in counts]
+    if unseen:
+        assert emp.log_prob(np.array(unseen[:3])).numpy().max() == -np.inf
+    assert abs(emp.probabilities().sum().item() - 1) < 1e-12
+    rows = emp.sample(100, generator=torch.Generator().manual_seed(0)).numpy()
+    assert all(tuple(r) in counts for r in rows.tolist())
+    assert emp.likelihood == "empirical" and emp.n_qubits == N and emp.n_outcomes == 4
+
+
+def test_exact_observables_against_dense_state(target):
+    ref = exact_observables(target)
+    assert set(ref) == {"magnetization_x", "magnetization_z", "correlation_zz", "energy"}
+    assert abs(ref["energy"] - np.linalg.eigvalsh(_dense_h(N, 1.0)).min()) < 1e-10
+    assert np.all(np.diag(ref["correlation_zz"]) == 1)
+    assert abs(ref["correlation_zz"][0, 2] - target.expectation("ZIZI")) < 1e-14
+    assert np.allclose(ref["magnetization_z"], 0, atol=1e-12)  # Z2 symmetry of the open chain's ground state
+
+
+def _dense_h(n, h):
+    from functools import reduce
+
+    from qgen.povm import PAULI
+
+    out = np.zeros((2**n, 2**n), dtype=complex)
+    for s, c in tfim_hamiltonian_dict(n, h).items():
+        out += c * reduce(np.kron, [PAULI[ch] for ch in s])
+    return out
+
+
+def test_report_of_the_exact_measurement(target, data):
+    report = evaluate(target.measured("tetra"), target, data=data, n_samples=20_000, seed=1)
+    assert abs(report["classical_fidelity"]["value"] - 1) < 1e-12
+    assert report["classical_fidelity"]["method"] == "exact"
+    assert report["kl_divergence"]["value"] == 0.0
+    assert abs(report["quantum_fidelity"]["value"] - 1) < 1e-10
+    obs = report["observables"]
+    assert set(obs) == {"magnetization_x", "magnetization_z", "correlation_zz", "energy"}
+    for name, entry in obs.items():
+        assert set(entry) == {"model", "exact", "data"}
+        model, exact = np.array(entry["model"]["value"]), np.array(entry["exact"]["value"])
+        err = np.array(entry["model"]["stderr"])
+        assert np.all(np.abs(model - exact) <= 4 * err + 1e-12), name
+    for obj in _value_objects(report):
+        assert {"value", "stderr", "method"} <= set(obj)
+    json.dumps(report, allow_nan=False)
+
+
+def test_report_of_raw_data(data, target):
+    report = evaluate(data, n_samples=5_000)
+    assert report["model"]["likelihood"] == "empirical"
+    assert report["classical_fidelity"]["method"] == "empirical"
+    assert 0.99 < report["classical_fidelity"]["value"] < 1
+    assert "data" not in report["observables"]["energy"]  # the model is the data
+    # The raw data's energy is the dual-frame estimate over all rows.
+    e, err = report["observables"]["energy"]["model"]["value"], report["observables"]["energy"]["model"]["stderr"]
+    assert abs(e - target.expectation(tfim_hamiltonian_dict(N, 1.0))) < 4 * err
+
+
+def test_report_without_target_uses_reference_group(data):
+    ref = {"magnetization_z": np.zeros(N), "correlation_zz": np.eye(N)}
+    bare = MeasurementData(data.outcomes[:2000], data.povm, reference=ref)
+    report = evaluate(bare, n_samples=1000)
+    assert report["reference"] == "data" and report["target"] is None
+    assert report["observables"]["magnetization_z"]["exact"]["method"] == "reference"
+    assert "exact" not in report["observables"]["magnetization_x"]
+    assert "quantum_fidelity" not in report
+
+
+def test_report_errors(data):
+    with pytest.raises(MetricError, match="POVM"):
+        evaluate(EmpiricalDistribution(data.outcomes, 4))
+
+
+def test_run_evaluate_writes_json_and_plots(tmp_path):
+    from qgen.states import ghz
+
+    state = ghz(3)
+    m = state.measured("pauli4")
+    x = m.sample(3000, generator=torch.Generator().manual_seed(0)).numpy()
+    save(MeasurementData(x, m.povm, state=state.spec), tmp_path / "d.h5")
+    out = tmp_path / "out" / "report.json"
+    report = run_evaluate(tmp_path / "d.h5", tmp_path / "d.h5", out, plots_dir=tmp_path / "plots", n_samples=500)
+    written = json.loads(out.read_text())
+    assert written["classical_fidelity"] == report["classical_fidelity"]
+    assert written["target"] == {"name": "ghz", "n_qubits": 3}
+    assert written["kl_divergence"]["value"] in ("inf",) or np.isfinite(written["kl_divergence"]["value"])
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "correlation_matrix.png",
+        "correlation_vs_distance.png",
+        "magnetization_x.png",
+        "magnetization_z.png",
+    ]
+    # --target overrides the recorded state: a product state has <Z_0 Z_2> = 1, GHZ too, but <X_0> differs.
+    other = run_evaluate(
+        tmp_path / "d.h5",
+        tmp_path / "d.h5",
+        out,
+        target_spec='{"name": "product", "states": ["+", "+", "+"]}',
+        n_samples=500,
+    )
+    assert other["observables"]["magnetization_x"]["exact"]["value"] == pytest.approx([1, 1, 1])
+    assert report["observables"]["magnetization_x"]["exact"]["value"] == pytest.approx([0, 0, 0], abs=1e-12)
+    with pytest.raises(MetricError, match="JSON"):
+        run_evaluate(tmp_path / "d.h5", tmp_path / "d.h5", out, target_spec="not json")
+
+
+def test_write_json_is_atomic(tmp_path):
+    path = tmp_path / "r.json"
+    write_json({"a": np.arange(3), "b": float("inf")}, path)
+    assert json.loads(path.read_text()) == {"a": [0, 1, 2], "b": "inf"}
+    with pytest.raises(TypeError):
+        write_json({"bad": object()}, path)
+    assert json.loads(path.read_text())["a"] == [0, 1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
