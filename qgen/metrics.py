@@ -49,7 +49,7 @@ __all__ = [
     "AUTO_ENUMERATION",
 ]
 
-#: Largest outcome space "auto" enumerates exactly (and evaluates a non-exact model on through frequencies).
+#: Largest outcome space "auto" enumerates exactly, and on which it evaluates a non-exact model by frequencies.
 AUTO_ENUMERATION = 2**20
 _CHUNK = 1 << 16
 _N_BOOTSTRAP = 100
@@ -105,7 +105,9 @@ def _exact_sum(p: Any, q: Any, n_qubits: int, n_outcomes: int, terms: LogTerm) -
     return acc, {"total_probability_p": mass_p, "total_probability_q": mass_q}
 
 
-def _empirical(p: Any, q: Any, n_qubits: int, n_outcomes: int, n_samples: int, gen: torch.Generator, terms: LogTerm):
+def _empirical(
+    p: Any, q: Any, n_qubits: int, n_outcomes: int, n_samples: int, gen: torch.Generator, terms: LogTerm
+) -> Estimate:
     """Plug-in estimate from frequencies, with a bootstrap standard error over the sampled side(s)."""
     total = n_outcomes**n_qubits
     (pp, cp, n_p), (pq, cq, n_q) = (outcome_probabilities(d, n_qubits, n_outcomes, n_samples, gen) for d in (p, q))
