@@ -18,8 +18,9 @@ def reconstruct_density_matrix(probabilities: Any, povm: POVM | str) -> np.ndarr
     Args:
         probabilities: P over all K^N strings, shape (K^N,) in lexicographic order (site 0 most significant)
             or shape (K,)*N; numpy array or torch tensor.
-        povm: the POVM that produced P (for noisy data, the POVM as applied gives the noisy state, the ideal
-            POVM gives... the same noisy state: inversion undoes the measurement, not the noise).
+        povm: the POVM whose dual frame inverts P. With noisy data, the POVM as applied (noise folded in,
+            `data.povm`) undoes the noise and gives the state before it; the ideal POVM (`data.ideal_povm`)
+            gives the noisy state E(rho) the experiment actually measured.
 
     Returns:
         (2^N, 2^N) complex128 matrix. Exact P gives a physical rho; estimated P may give a slightly
