@@ -33,6 +33,16 @@ _LAZY = {
     "import_density_matrix_text": "qgen.importers",
     "reconstruct_density_matrix": "qgen.reconstruction",
     "simulate": "qgen.simulate",
+    "classical_fidelity": "qgen.metrics",
+    "kl_divergence": "qgen.metrics",
+    "reverse_kl": "qgen.metrics",
+    "quantum_fidelity": "qgen.metrics",
+    "expectation": "qgen.metrics",
+    "correlation_matrix": "qgen.metrics",
+    "magnetization": "qgen.metrics",
+    "Estimate": "qgen.metrics",
+    "EmpiricalDistribution": "qgen.evaluation",
+    "evaluate": "qgen.evaluation",
     "write_simulation": "qgen.simulate",
 }
 _SUBMODULES = ("noise", "states", "metrics", "observables", "models", "plots", "data")
