@@ -13,6 +13,16 @@ import qgen.models.base as base
 from qgen.errors import ModelError
 from qgen.models import MODELS, AutoregressiveModel, PixelCNN, build, load, register, save
 
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Small models train fastest on one thread; two threads spin against each other when the cores are busy."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # Small hyperparameters keep the suite fast; each exercises the same code paths as the defaults.
 CASES = {
     "rnn-gru": ("rnn", {"cell": "gru", "n_layers": 2, "hidden_size": 16}),
