@@ -417,8 +417,10 @@ class Trainer:
 
     def _train_epoch(self, net: Any, train_set: Tensor, epoch: int, bar: Any) -> float:
         self.model.train()
-        total, count = 0.0, 0
-        for idx in self._batches(len(train_set), epoch):
+        # Summed on the device and read back only for the progress bar, so CUDA runs without a sync per batch.
+        total = torch.zeros((), dtype=torch.float64, device=self.device)
+        count = 0
+        for step, idx in enumerate(self._batches(len(train_set), epoch)):
             x = train_set[idx.to(train_set.device)].long()
             global_n = len(idx) * self.dist.world if self.dist.active else len(idx)
             loss = net(x)
@@ -429,13 +431,15 @@ class Trainer:
             if self.clip_grad is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad)
             self.optimizer.step()
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                raise TrainingError(f"loss became {value} in epoch {epoch + 1}; lower the learning rate")
-            total, count = total + value * len(x), count + len(x)
+            total += loss.detach().double() * len(x)
+            count += len(x)
             bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f"{total / count:.4f}", refresh=False)
-        return total / max(count, 1)
+            if not bar.disable and step % 10 == 0:
+                bar.set_postfix(epoch=epoch + 1, loss=f"{float(total) / count:.4f}", refresh=False)
+        mean = float(total) / max(count, 1)
+        if not math.isfinite(mean):
+            raise TrainingError(f"the training loss became {mean} in epoch {epoch + 1}; lower the learning rate")
+        return mean
 
     def _end_epoch(self, train_loss: float, val_set: Tensor, started: float, bar: Any) -> None:
         self.epoch += 1

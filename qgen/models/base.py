@@ -180,9 +180,20 @@ class AutoregressiveModel(GenerativeModel):
         Returns:
             (n,) tensor in the model's dtype.
         """
-        x = self.check_outcomes(x)
+        return self._log_prob(self.check_outcomes(x))
+
+    def _log_prob(self, x: Tensor) -> Tensor:
+        """log_prob without validation: x is (n, N) int64 on the model's device, values in [0, K)."""
         logp = F.log_softmax(self.conditional_logits(self.shifted(x)), dim=-1)
         return logp.gather(-1, x.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The mean NLL of a batch the Trainer has already validated.
+
+        Skipping the range check here keeps `torch.compile` graphs whole and avoids a host sync per batch on
+        CUDA (the check reads min and max back to the host).
+        """
+        return -self._log_prob(x.long()).mean()
 
     def begin(self, n: int) -> Any:
         """The sampling state before site 0, for n strings (default: the inputs fed so far)."""
