@@ -100,7 +100,8 @@ class MPSMeasurement(Measurement):
         vectors, parent = refine_povm(self.povm.elements)
         self._parent = torch.from_numpy(parent).to(dev)
         self._bra = torch.from_numpy(_bra_matrix(vectors)).to(dev)  # (R, 2, 4)
-        self._bra_flat = self._bra.reshape(-1, 4)
+        # C_r = P_r^T P_r flattened, so that |P_r x|^2 = <C_r, x x^T>: shape (16, R).
+        self._gram_weights = torch.einsum("rcj,rck->jkr", self._bra, self._bra).reshape(16, -1).contiguous()
         self.rank_one = len(parent) == self.n_outcomes
         self._elements = torch.from_numpy(self.povm.elements.copy()).to(dev)
         self._complex_tensors: list[torch.Tensor] | None = None
@@ -176,17 +177,19 @@ class MPSMeasurement(Measurement):
     def _sample_chunk(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         out = torch.empty(n, self.n_qubits, dtype=torch.int64, device=self.device)
         rows = torch.arange(n, device=self.device)
-        n_pieces = self._bra.shape[0]
+        last = self._bra.shape[0] - 1
         l = self._start(n)
         for i in range(self.n_qubits):
-            chi = self._chi[i]
-            z = (self._bra_flat @ self._phi(l, i)).reshape(n, n_pieces, 2 * chi)  # <w_r|phi>, real-stacked
-            p = z.square().sum(-1)  # (n, R): P(a_i, r | a_<i); sums to 1 since |l| = 1
+            x = self._phi(l, i)  # (n, 4, chi): real-stacked phi_s = (l A_i)[s]
+            # P(a_i, r | a_<i) = |<w_r|phi>|^2 = sum_jk C_r[j, k] (x x^T)[j, k]: the 4 x 4 Gram matrix is cheaper
+            # than the R amplitudes, and sums to 1 over r because |l| = 1 and the pieces resolve the identity.
+            p = torch.bmm(x, x.transpose(1, 2)).reshape(n, 16) @ self._gram_weights
             cdf = p.cumsum(1)
             u = self._uniform(n, generator)[:, None] * cdf[:, -1:]
-            r = (cdf <= u).sum(1).clamp_max(n_pieces - 1)
+            r = (cdf <= u).sum(1).clamp_max(last)
             out[:, i] = self._parent[r]
-            l = (z[rows, r] / p[rows, r].sqrt()[:, None]).reshape(n, 2, chi)
+            # The next left vector <w_r|phi>, renormalised: fold 1/sqrt(p) into the (n, 2, 4) map, not into l.
+            l = torch.bmm(self._bra[r] * p[rows, r].clamp_min(1e-300).rsqrt()[:, None, None], x)
         return out
 
     def iter_samples(
