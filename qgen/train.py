@@ -477,14 +477,14 @@ class Trainer:
 
 
 def default_settings(n_samples: int) -> dict[str, Any]:
-    """Batch size, epochs and patience chosen by data size, for about 20k-60k optimizer steps at most.
+    """Batch size, epochs and patience chosen by data size: at most about 20k optimizer steps.
 
     Small data sets get small batches and many epochs (early stopping ends them); large ones get larger
     batches and fewer epochs, since each epoch is already many steps.
     """
     batch_size = int(min(512, max(32, 2 ** round(math.log2(max(n_samples, 1) / 200)))))
     steps_per_epoch = max(1, math.ceil(0.9 * n_samples / batch_size))
-    epochs = int(min(500, max(20, math.ceil(30_000 / steps_per_epoch))))
+    epochs = int(min(500, max(20, math.ceil(20_000 / steps_per_epoch))))
     return {"batch_size": batch_size, "epochs": epochs, "early_stopping_patience": 10, "schedule": "plateau"}
 
 
@@ -554,8 +554,10 @@ def train(
 
 
 def _n_outcomes(data: Any, outcomes: Tensor) -> int:
-    povm = getattr(data, "povm", None)
-    elements = getattr(povm, "elements", None)
-    if elements is not None:
-        return int(len(elements))
+    # MeasurementData knows K from its POVM, even when some outcome never occurs in the data.
+    declared = getattr(data, "n_outcomes", None)
+    if declared is None:
+        declared = getattr(getattr(data, "povm", None), "n_outcomes", None)
+    if isinstance(declared, int) and not isinstance(declared, bool):
+        return declared
     return max(2, int(outcomes.max()) + 1) if outcomes.numel() else 2

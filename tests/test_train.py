@@ -140,7 +140,10 @@ def test_resume_refuses_other_data(tmp_path: Path) -> None:
 
 def test_checkpoint_and_model_file_rebuild_the_model(tmp_path: Path) -> None:
     data = product_samples(1_000)
-    model = train("pixelcnn", data, seed=1, epochs=2, output=tmp_path / "m.pt", progress=False, device="cpu")
+    data[:, 3] = data[:, 3].clamp(max=2)  # symbol 3 never occurs; K must still come from the data set's POVM
+    measurement_data = SimpleNamespace(outcomes=data.numpy(), n_outcomes=4)
+    model = train("pixelcnn", measurement_data, seed=1, epochs=2, output=tmp_path / "m.pt", progress=False)
+    assert model.n_outcomes == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "m.pt.ckpt"]
     x = data[:50].long()
     for file in ("m.pt", "m.pt.ckpt"):
