@@ -113,6 +113,142 @@ def _add_evaluate(sub: Any) -> None:
     p.set_defaults(func=cmd_evaluate)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from qgen.data import load
+    from qgen.train import train
+
+    out = _writable(Path(args.output))
+    data = load(args.data)
+    options = {"model_options": _parse_options(args.option)} if args.option else {}
+    model = train(
+        args.model,
+        data,
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        output=str(out),
+        resume=args.resume,
+        device=args.device,
+        progress=not args.quiet,
+        **options,
+    )
+    if model is not None:  # None on the non-zero ranks of a torchrun job
+        from qgen.models import save as save_model
+
+        model.measurement = _measurement_record(data)
+        save_model(model, out)
+        if not args.quiet:
+            print(f"wrote {out}")
+    return 0
+
+
+def _measurement_record(data: Any) -> dict[str, Any]:
+    """What a model file keeps of its training data: POVMs as (re, im) tensors, state spec and noise as JSON."""
+    import json
+
+    import torch
+
+    return {
+        "povm_name": data.povm_name,
+        "povm": torch.view_as_real(torch.from_numpy(data.povm.elements.copy())),
+        "ideal_povm": torch.view_as_real(torch.from_numpy(data.ideal_povm.elements.copy())),
+        "state": json.dumps(data.state),
+        "noise": json.dumps(data.noise),
+    }
+
+
+def _povms_from_record(record: dict[str, Any], where: str) -> tuple[Any, Any, Any, Any]:
+    import json
+
+    import torch
+
+    from qgen.povm import POVM
+
+    if not record:
+        raise CommandError(f"{where} does not record its training data's POVM: pass --data")
+    name = record["povm_name"]
+    applied = POVM(torch.view_as_complex(record["povm"].contiguous()).numpy(), name=name, atol=1e-10)
+    ideal = POVM(torch.view_as_complex(record["ideal_povm"].contiguous()).numpy(), name=name, atol=1e-10)
+    return applied, ideal, json.loads(record["state"]), json.loads(record["noise"])
+
+
+def _parse_options(items: list[str]) -> dict[str, Any]:
+    """Model hyperparameters from KEY=VALUE words (numbers become numbers)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CommandError(f"cannot read --option {item!r}: expected KEY=VALUE, e.g. hidden_size=64")
+        for cast in (int, float):
+            try:
+                out[key] = cast(value)
+                break
+            except ValueError:
+                continue
+        else:
+            out[key] = value
+    return out
+
+
+def _add_train(sub: Any) -> None:
+    p = sub.add_parser("train", help="fit a generative model to a data set by maximum likelihood")
+    p.add_argument("--model", required=True, choices=["rnn", "pixelcnn", "transformer"])
+    p.add_argument("--data", required=True, help="the data set (.h5)")
+    p.add_argument("--epochs", type=int, help="default: chosen from the data size, with early stopping")
+    p.add_argument("--batch-size", type=int, help="default: chosen from the data size")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when present)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("-o", "--output", required=True, help="the model file to write (.pt)")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from qgen.data import MeasurementData, load, save
+    from qgen.models import load as load_model
+
+    out = _writable(Path(args.output))
+    model = load_model(args.model, map_location="cpu")
+    if args.samples < 1:
+        raise CommandError(f"-n must be a positive integer, got {args.samples}")
+    outcomes = model.sample(args.samples, generator=torch.Generator().manual_seed(args.seed))
+    if args.data:
+        source = load(args.data)
+        if source.n_qubits != model.n_qubits:
+            raise CommandError(f"{args.data} has {source.n_qubits} qubits, the model {model.n_qubits}")
+        povm, ideal, state, noise = source.povm, source.ideal_povm, source.state, source.noise
+    else:
+        povm, ideal, state, noise = _povms_from_record(model.measurement, args.model)
+    data = MeasurementData(
+        outcomes.to(torch.uint8).cpu().numpy(),
+        povm,
+        ideal_povm=ideal,
+        state=state,
+        noise=noise,
+        seed=args.seed,
+        extra={"generated_by": str(args.model)},
+    )
+    save(data, out)
+    print(f"wrote {args.samples} samples of {args.model} to {out}")
+    return 0
+
+
+def _add_sample(sub: Any) -> None:
+    p = sub.add_parser("sample", help="draw outcome strings from a trained model into a data set")
+    p.add_argument("--model", required=True, help="a trained model (.pt)")
+    p.add_argument("-n", "--samples", type=int, required=True)
+    p.add_argument("--data", help="take POVM and state from this data set instead of the model file's record")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="the data set to write (.h5)")
+    p.set_defaults(func=cmd_sample)
+
+
 def _add_simulate(sub: Any) -> None:
     from qgen.povm import NAMED_POVMS
 
@@ -160,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Further commands register themselves here (train, sample, evaluate), each in its own function below.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = [_add_evaluate]
+_EXTRA_COMMANDS: list[Callable[[Any], None]] = [_add_train, _add_sample, _add_evaluate]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

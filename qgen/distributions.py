@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from qgen.errors import MetricError
+from qgen.seeding import as_generator
 from qgen.states.base import MAX_ENUMERATION
 
 __all__ = [
@@ -30,18 +31,6 @@ __all__ = [
 
 # Strings enumerated per call of log_prob.
 _CHUNK = 1 << 16
-
-
-def as_generator(generator: torch.Generator | int | None) -> torch.Generator:
-    """A CPU torch.Generator from a generator, an integer seed, or None (seeded from the OS)."""
-    if isinstance(generator, torch.Generator):
-        return generator
-    g = torch.Generator()
-    if generator is None:
-        g.seed()
-    else:
-        g.manual_seed(int(generator))
-    return g
 
 
 def likelihood_of(d: Any) -> str:

@@ -141,6 +141,7 @@ def save(model: GenerativeModel, path: str | os.PathLike, *, history: dict[str, 
         "config": model.config,
         "state_dict": state,
         "history": dict(model.history if history is None else history),
+        "measurement": dict(model.measurement),
     }
     atomic_torch_save(payload, path)
 
@@ -183,4 +184,5 @@ def load(path: str | os.PathLike, map_location: Any = None) -> GenerativeModel:
     if map_location is not None:
         model.to(map_location)
     model.history = dict(history)
+    model.measurement = dict(payload.get("measurement", {}))
     return model.eval()

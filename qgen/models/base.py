@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qgen.errors import ModelError
+from qgen.seeding import as_generator
 
 __all__ = ["GenerativeModel", "AutoregressiveModel", "as_generator"]
 
@@ -17,15 +18,6 @@ __all__ = ["GenerativeModel", "AutoregressiveModel", "as_generator"]
 # samples, so memory stays bounded (a transformer's key/value cache grows as n * N) and the bits do not
 # depend on the chunking.
 _SAMPLE_CHUNK = 16384
-
-
-def as_generator(generator: torch.Generator | int | None) -> torch.Generator | None:
-    """A torch.Generator from a generator, an integer seed, or None (the global torch RNG)."""
-    if generator is None or isinstance(generator, torch.Generator):
-        return generator
-    if isinstance(generator, int) and not isinstance(generator, bool):
-        return torch.Generator().manual_seed(generator)
-    raise ModelError(f"generator must be a torch.Generator, an integer seed or None, got {type(generator).__name__}")
 
 
 class GenerativeModel(nn.Module, metaclass=ABCMeta):
@@ -55,6 +47,9 @@ class GenerativeModel(nn.Module, metaclass=ABCMeta):
         self.n_outcomes = n_outcomes
         self.hyperparameters: dict[str, Any] = {}
         self.history: dict[str, list[float]] = {}
+        # What the training data were (POVM as applied and ideal, state spec, noise), set by whoever trains
+        # on a data set and saved with the model, so its samples can be written as a data set of their own.
+        self.measurement: dict[str, Any] = {}
 
     @property
     def config(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import torch
 from qgen.errors import StateError
 from qgen.noise import Channel
 from qgen.povm import POVM
+from qgen.seeding import as_generator, uniform
 from qgen.states.base import (
     MAX_ENUMERATION,
     Measurement,
@@ -271,6 +272,7 @@ class DenseMeasurement(Measurement):
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         n = self._check_n(n)
+        generator = as_generator(generator, self.device)
         if self.n_outcomes**self.n_qubits <= _TABLE_SAMPLING_LIMIT:
             return self._sample_table(n, generator)
         step = max(1, self._chunk() // (2 * self.n_outcomes))
@@ -281,13 +283,9 @@ class DenseMeasurement(Measurement):
     def _empty(self) -> torch.Tensor:
         return torch.zeros(0, self.n_qubits, dtype=torch.int64, device=self.device)
 
-    def _uniform(self, shape: tuple[int, ...], generator: torch.Generator | None) -> torch.Tensor:
-        dev = generator.device if generator is not None else self.device
-        return torch.rand(shape, generator=generator, dtype=torch.float64, device=dev).to(self.device)
-
     def _sample_table(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         cdf = torch.cumsum(self.probabilities(), 0)
-        idx = torch.searchsorted(cdf, self._uniform((n,), generator) * cdf[-1], right=True)
+        idx = torch.searchsorted(cdf, uniform((n,), generator, self.device) * cdf[-1], right=True)
         idx = idx.clamp_max(len(cdf) - 1)
         powers = self.n_outcomes ** torch.arange(self.n_qubits - 1, -1, -1, device=self.device)
         return (idx.unsqueeze(1) // powers) % self.n_outcomes
@@ -309,7 +307,7 @@ class DenseMeasurement(Measurement):
                 marg = marg.real.sum(dim=(-1, -2))
             marg = marg.clamp_min(0.0)
             cdf = torch.cumsum(marg, 1)
-            u = self._uniform((b, 1), generator) * cdf[:, -1:]
+            u = uniform((b, 1), generator, self.device) * cdf[:, -1:]
             choice = torch.searchsorted(cdf, u, right=True).clamp_max(k - 1).squeeze(1)
             out[:, site] = choice
             chosen = branches[rows, choice]  # (B, L, r, R)
