@@ -103,3 +103,39 @@ def test_not_hdf5_file_and_module_entry_point(tmp_path):
     assert "bad.h5" in proc.stderr and "Traceback" not in proc.stderr
     proc = subprocess.run([sys.executable, "-m", "qgen", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("qgen ")
+
+
+def test_train_sample_evaluate_pipeline(tmp_path, capsys):
+    data = tmp_path / "d.h5"
+    sim = ["simulate", "--state", "product", "--product-state", "0,+", "--n-qubits", "2", "--povm", "tetra"]
+    assert main(sim + ["--samples", "2000", "--seed", "1", "-o", str(data), "--quiet"]) == 0
+    model = tmp_path / "m.pt"
+    train = ["train", "--model", "rnn", "--data", str(data), "--epochs", "2", "--option", "hidden_size=16"]
+    assert main(train + ["--option", "n_layers=1", "--quiet", "-o", str(model)]) == 0
+    samples = tmp_path / "s.h5"
+    assert main(["sample", "--model", str(model), "-n", "300", "--seed", "4", "-o", str(samples)]) == 0
+    out = load(samples)
+    assert out.outcomes.shape == (300, 2) and out.povm_name == "tetra"
+    assert out.state == {"name": "product", "n_qubits": 2, "states": ["0", "+"]}
+    report = tmp_path / "r.json"
+    assert main(["evaluate", "--model", str(model), "--data", str(data), "--json", str(report)]) == 0
+    import json
+
+    r = json.loads(report.read_text())
+    assert r["classical_fidelity"]["method"] == "exact"
+    assert 0.9 < r["classical_fidelity"]["value"] <= 1.0
+    assert {"classical_fidelity", "kl_divergence", "observables", "quantum_fidelity"} <= set(r)
+
+
+def test_train_rejects_bad_option(tmp_path, capsys):
+    data = tmp_path / "d.h5"
+    main(["simulate", "--state", "ghz", "--n-qubits", "2", "--samples", "50", "-o", str(data), "--quiet"])
+    capsys.readouterr()
+    rc = main(["train", "--model", "rnn", "--data", str(data), "--option", "hidden_size", "-o", str(tmp_path / "m.pt")])
+    assert rc == 2 and "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_import_qgen_is_light():
+    code = "import sys, qgen; qgen.POVM.named('tetra'); print('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.stdout.strip() == "False"
