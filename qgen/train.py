@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import math
 import os
 import time
@@ -13,18 +12,25 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import Tensor
 
-from qgen.errors import ModelError, TrainingError
-from qgen.models import GenerativeModel, build, from_config, save
-from qgen.models import atomic_torch_save as _atomic_save
+from qgen.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_VERSION,
+    check_checkpoint,
+    data_fingerprint,
+    model_from_checkpoint,
+    read_checkpoint,
+    write_checkpoint,
+)
+from qgen.distributed import Distributed
+from qgen.errors import TrainingError
+from qgen.models import GenerativeModel, build, save
 
 __all__ = ["Trainer", "train", "default_settings", "Callback"]
 
 Callback = Callable[["Trainer", int], "dict[str, float] | None"]
 
-CHECKPOINT_FORMAT = "qgen.checkpoint"
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = (None, "cosine", "step", "exponential", "plateau")
 # Settings that define the training run; a checkpoint stores them so `Trainer.resume` continues the same run.
@@ -55,37 +61,6 @@ def as_outcomes(data: Any) -> Tensor:
             f"data must be an (n, N) integer array, got dtype {data.dtype} and shape {tuple(data.shape)}"
         )
     return data.cpu()
-
-
-def _fingerprint(outcomes: Tensor) -> str:
-    """A hash of the data, so a resume on different data fails instead of silently mixing runs."""
-    digest = hashlib.sha1(outcomes.to(torch.int32).numpy().tobytes())
-    digest.update(str(tuple(outcomes.shape)).encode())
-    return digest.hexdigest()
-
-
-class _Distributed:
-    """The torchrun environment (WORLD_SIZE, RANK, LOCAL_RANK); world 1 when not launched by torchrun."""
-
-    def __init__(self) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.owns_group = False
-
-    @property
-    def active(self) -> bool:
-        return self.world > 1
-
-    def setup(self, device: torch.device) -> None:
-        if self.active and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-            self.owns_group = True
-
-    def teardown(self) -> None:
-        if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
-            self.owns_group = False
 
 
 class Trainer:
@@ -175,7 +150,7 @@ class Trainer:
         self.callbacks = list(callbacks)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.compile, self.progress = compile, progress
-        self.dist = _Distributed()
+        self.dist = Distributed()
         if device == "auto":
             device = f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu"
         try:
@@ -234,7 +209,7 @@ class Trainer:
         """Everything needed to continue this run: model, optimizer, scheduler, progress and history."""
         return {
             "format": CHECKPOINT_FORMAT,
-            "format_version": 1,
+            "format_version": CHECKPOINT_VERSION,
             "model_config": self.model.config,
             "model_state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizer_state": self.optimizer.state_dict(),
@@ -251,10 +226,7 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a run from `state_dict()` output (the model must have the same config)."""
-        if state.get("format") != CHECKPOINT_FORMAT:
-            raise TrainingError(f"not a qgen training checkpoint (format={state.get('format')!r})")
-        if state["model_config"] != self.model.config:
-            raise TrainingError(f"checkpoint is for model {state['model_config']}, not {self.model.config}")
+        check_checkpoint(state, self.model.config)
         self.model.load_state_dict(state["model_state"])
         self.optimizer.load_state_dict(state["optimizer_state"])
         if self.scheduler is not None and state["scheduler_state"] is not None:
@@ -270,20 +242,7 @@ class Trainer:
         if path is None:
             raise TrainingError("no checkpoint path: pass checkpoint= to the Trainer")
         if self.is_main:
-            _atomic_save(self.state_dict(), path)
-
-    @staticmethod
-    def _read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-        path = Path(path)
-        if not path.is_file():
-            raise TrainingError(f"{path}: no such checkpoint")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as err:
-            raise TrainingError(f"{path}: unreadable checkpoint ({err})") from err
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise TrainingError(f"{path}: not a qgen training checkpoint")
-        return state
+            write_checkpoint(self.state_dict(), path)
 
     @classmethod
     def resume(cls, path: str | os.PathLike, **overrides: Any) -> Trainer:
@@ -294,11 +253,8 @@ class Trainer:
             **overrides: constructor arguments not stored in the checkpoint (callbacks, device, progress,
                 compile) or run settings to change deliberately (e.g. a larger `epochs`).
         """
-        state = cls._read_checkpoint(path)
-        try:
-            model = from_config(state["model_config"])
-        except ModelError as err:
-            raise TrainingError(f"{path}: checkpoint does not rebuild its model: {err}") from err
+        state = read_checkpoint(path)
+        model = model_from_checkpoint(state, path)
         kwargs = {**state["settings"], "checkpoint": path, **overrides}
         trainer = cls(model, **kwargs)
         trainer._pending = state
@@ -317,24 +273,18 @@ class Trainer:
     def _batches(self, n: int, epoch: int) -> list[Tensor]:
         """This rank's index share of each global batch of the epoch (the same permutation on every rank)."""
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
-        batches = list(perm.split(self.batch_size))
-        # A tail smaller than the world would leave a rank without samples: fold it into the previous batch.
-        if len(batches) > 1 and len(batches[-1]) < self.dist.world:
-            batches[-2:] = [torch.cat(batches[-2:])]
-        return [b[self.dist.rank :: self.dist.world] for b in batches]
+        return self.dist.batch_shares(perm, self.batch_size)
 
     @torch.no_grad()
     def evaluate(self, outcomes: Tensor) -> float:
         """Mean `model.loss` over a data set (the NLL per string for exact models), across all ranks."""
         self.model.eval()
         total = torch.zeros(2, dtype=torch.float64, device=self.device)
-        share = outcomes[self.dist.rank :: self.dist.world]
-        for batch in share.split(max(self.batch_size, 1024)):
+        for batch in self.dist.shard(outcomes).split(max(self.batch_size, 1024)):
             x = batch.to(self.device, non_blocking=True).long()
             total[0] += self.model.loss(x).double() * len(x)
             total[1] += len(x)
-        if self.dist.active:
-            dist.all_reduce(total)
+        self.dist.sum_over_ranks(total)
         return float(total[0] / total[1]) if total[1] > 0 else math.nan
 
     def _record(self, values: dict[str, float]) -> None:
@@ -366,9 +316,9 @@ class Trainer:
         low, high = int(outcomes.min()), int(outcomes.max())
         if low < 0 or high >= n_outcomes:
             raise TrainingError(f"data hold outcomes in [{low}, {high}]; this model needs values in [0, {n_outcomes})")
-        self._data_fingerprint = _fingerprint(outcomes)
+        self._data_fingerprint = data_fingerprint(outcomes)
         if resume and self.checkpoint is not None and self.checkpoint.is_file():
-            self._pending = self._read_checkpoint(self.checkpoint)
+            self._pending = read_checkpoint(self.checkpoint)
         if self._pending is not None:
             self.load_state_dict(self._pending)
             self._pending = None
@@ -386,12 +336,7 @@ class Trainer:
     def _loop(self, train_set: Tensor, val_set: Tensor) -> None:
         from tqdm.auto import tqdm
 
-        net: Any = self.model
-        if self.dist.active:
-            from torch.nn.parallel import DistributedDataParallel
-
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            net = DistributedDataParallel(self.model, device_ids=ids)
+        net: Any = self.dist.wrap(self.model, self.device)
         if self.compile:
             net = torch.compile(net)
         n_batches = len(self._batches(len(train_set), 0))
@@ -443,10 +388,7 @@ class Trainer:
 
     def _end_epoch(self, train_loss: float, val_set: Tensor, started: float, bar: Any) -> None:
         self.epoch += 1
-        if self.dist.active:
-            reduced = torch.tensor([train_loss], dtype=torch.float64, device=self.device)
-            dist.all_reduce(reduced)
-            train_loss = float(reduced) / self.dist.world
+        train_loss = self.dist.mean_over_ranks(train_loss, self.device)
         val_loss = self.evaluate(val_set) if len(val_set) else math.nan
         monitored = val_loss if len(val_set) else train_loss
         lr = self.optimizer.param_groups[0]["lr"]

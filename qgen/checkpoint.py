@@ -1,0 +1,70 @@
+"""Training checkpoints: the file a Trainer writes atomically after every epoch and reads back to resume."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from qgen.errors import ModelError, TrainingError
+from qgen.models import GenerativeModel, atomic_torch_save, from_config
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CHECKPOINT_VERSION",
+    "data_fingerprint",
+    "write_checkpoint",
+    "read_checkpoint",
+    "check_checkpoint",
+    "model_from_checkpoint",
+]
+
+# qgen.models.load reads the model out of a checkpoint too, and knows this name.
+CHECKPOINT_FORMAT = "qgen.checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def data_fingerprint(outcomes: Tensor) -> str:
+    """A hash of the data, so a resume on different data fails instead of silently mixing runs."""
+    digest = hashlib.sha1(outcomes.to(torch.int32).numpy().tobytes())
+    digest.update(str(tuple(outcomes.shape)).encode())
+    return digest.hexdigest()
+
+
+def write_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> None:
+    """Write a checkpoint through a temporary file and a rename: a crash, even SIGKILL, never leaves half a file."""
+    atomic_torch_save(state, path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The state stored in a checkpoint file, on the CPU, checked to be a qgen training checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise TrainingError(f"{path}: unreadable checkpoint ({err})") from err
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"{path}: not a qgen training checkpoint")
+    return state
+
+
+def check_checkpoint(state: dict[str, Any], model_config: dict[str, Any]) -> None:
+    """Refuse a state that is not a training checkpoint, or one of another model than `model_config`."""
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise TrainingError(f"not a qgen training checkpoint (format={state.get('format')!r})")
+    if state["model_config"] != model_config:
+        raise TrainingError(f"checkpoint is for model {state['model_config']}, not {model_config}")
+
+
+def model_from_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> GenerativeModel:
+    """A freshly initialised model of the configuration a checkpoint (read from `path`) was trained with."""
+    try:
+        return from_config(state["model_config"])
+    except ModelError as err:
+        raise TrainingError(f"{path}: checkpoint does not rebuild its model: {err}") from err
