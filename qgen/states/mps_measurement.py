@@ -22,6 +22,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -164,8 +165,10 @@ class MPSMeasurement(Measurement):
             g = torch.einsum("nts,njsk->nkjt", self._elements[a[:, i]], f).reshape(n, chi_r, chi_l * 2)
             d_env = g @ ket.conj().reshape(chi_l * 2, chi_r)
             tr = d_env.diagonal(dim1=1, dim2=2).sum(-1).real
-            logp += torch.log(tr)
-            d_env = d_env / torch.where(tr > 0, tr, 1.0)[:, None, None]
+            # A marginal that rounds to zero or below is a string of probability zero.
+            positive = tr > 0
+            logp += torch.where(positive, torch.log(tr.clamp_min(1e-300)), -math.inf)
+            d_env = d_env / torch.where(positive, tr, 1.0)[:, None, None]
         return logp
 
     # ---- sampling -----------------------------------------------------------------------------------

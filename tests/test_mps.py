@@ -1,0 +1,182 @@
+"""MPSState and MPSMeasurement against dense linear algebra, analytic GHZ values and goodness of fit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from qgen.errors import StateError
+from qgen.noise import amplitude_damping, depolarizing
+from qgen.povm import NAMED_POVMS, POVM
+from qgen.states.dense import DenseState
+from qgen.states.exact_mps import ghz_mps, graph_mps
+from qgen.states.library import ghz, graph
+from qgen.states.mps import MPSState
+
+NOISES = {"ideal": None, "depolarizing": depolarizing(0.1), "amplitude_damping": amplitude_damping(0.2)}
+
+
+def random_mps(n: int, chi: int, seed: int, complex_: bool = True) -> MPSState:
+    rng = np.random.default_rng(seed)
+    dims = [1] + [min(chi, 2 ** min(i, n - i)) for i in range(1, n)] + [1]
+    tensors = []
+    for i in range(n):
+        t = rng.normal(size=(dims[i], 2, dims[i + 1]))
+        if complex_:
+            t = t + 1j * rng.normal(size=t.shape)
+        tensors.append(t)
+    return MPSState(tensors)
+
+
+def assert_log_prob_close(lp_mps: torch.Tensor, lp_dense: torch.Tensor, tol: float) -> None:
+    """log P agrees to `tol` where P is not negligible; P itself agrees to tol * max P elsewhere."""
+    p_mps, p_dense = lp_mps.exp(), lp_dense.exp()
+    scale = float(p_dense.max())
+    assert torch.allclose(p_mps, p_dense, rtol=0, atol=tol * scale)
+    big = p_dense > 1e-8 * scale
+    assert torch.allclose(lp_mps[big], lp_dense[big], rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("noise", list(NOISES))
+@pytest.mark.parametrize("povm", NAMED_POVMS)
+@pytest.mark.parametrize("name", ["ghz", "graph", "random"])
+def test_log_prob_matches_dense(name: str, povm: str, noise: str) -> None:
+    n = {"ghz": 6, "graph": 6, "random": 5}[name]
+    if name == "ghz":
+        mps, dense = ghz_mps(n), ghz(n, representation="dense")
+    elif name == "graph":
+        mps, dense = graph_mps(n), graph(n, representation="dense")
+    else:
+        mps = random_mps(n, 3, seed=1)
+        dense = DenseState(vector=mps.to_dense())
+    k = POVM.named(povm).n_outcomes
+    strings = torch.from_numpy(np.random.default_rng(2).integers(0, k, size=(300, n)))
+    m_mps, m_dense = mps.measured(povm, NOISES[noise]), dense.measured(povm, NOISES[noise])
+    assert_log_prob_close(m_mps.log_prob(strings), m_dense.log_prob(strings), 1e-10)
+    assert m_mps.log_prob(strings).dtype == torch.float64
+    if k**n <= 5000:
+        assert abs(float(m_mps.probabilities().sum()) - 1) < 1e-12
+
+
+def test_exact_mps_match_library_dense_vectors() -> None:
+    for n in (1, 2, 5, 9):
+        assert np.allclose(ghz_mps(n).to_dense(), ghz(n, representation="dense").vector if n > 1 else [2**-0.5] * 2)
+    for n in (2, 3, 8):
+        assert np.allclose(graph_mps(n).to_dense(), graph(n, representation="dense").vector)
+    assert ghz_mps(300).bond_dimension == 2 and graph_mps(300).bond_dimension == 2
+
+
+def test_expectation_matches_dense() -> None:
+    mps = random_mps(6, 4, seed=3)
+    dense = DenseState(vector=mps.to_dense())
+    rng = np.random.default_rng(4)
+    strings = ["".join(rng.choice(list("IXYZ"), size=6)) for _ in range(40)]
+    for s in strings:
+        assert abs(mps.expectation(s) - dense.expectation(s)) < 1e-12
+    ham = {s: float(c) for s, c in zip(strings, rng.normal(size=len(strings)))}
+    assert abs(mps.expectation(ham) - dense.expectation(ham)) < 1e-11
+
+
+def test_canonical_form_norm_and_dense_round_trip() -> None:
+    mps = random_mps(7, 5, seed=5)
+    for t in mps.tensors[1:]:
+        m = t.reshape(t.shape[0], -1)
+        assert np.allclose(m @ m.conj().T, np.eye(t.shape[0]), atol=1e-12)
+    assert abs(mps.norm() - 1) < 1e-12
+    again = MPSState.from_dense(mps.to_dense())
+    assert abs(abs(np.vdot(again.to_dense(), mps.to_dense())) - 1) < 1e-12
+    # Scaling every tensor by 10 changes only the recorded norm, and N = 1000 does not overflow.
+    big = MPSState([10.0 * t for t in ghz_mps(1000).tensors])
+    assert math.isclose(big.log_norm, 1000 * math.log(10), rel_tol=1e-12)
+    assert abs(big.expectation("Z" * 1000) - 1) < 1e-10
+
+
+def ghz_log_prob(elements: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """log P(a) for GHZ: P = (prod M00 + prod M11 + 2 Re prod M01) / 2, summed in log space."""
+    m = elements[a]  # (n, N, 2, 2)
+    with np.errstate(divide="ignore"):  # tetra's M_0 = |0><0| / 2 has M_11 = 0: that product is exactly 0
+        return _ghz_log_prob(m)
+
+
+def _ghz_log_prob(m: np.ndarray) -> np.ndarray:
+    logs = [np.log(m[..., 0, 0].real).sum(1), np.log(m[..., 1, 1].real).sum(1)]
+    l01 = np.log(m[..., 0, 1].astype(np.complex128)).sum(1)
+    top = np.maximum(np.maximum(logs[0], logs[1]), l01.real)
+    total = np.exp(logs[0] - top) + np.exp(logs[1] - top) + 2 * np.exp(l01 - top).real
+    return top + np.log(total / 2)
+
+
+def test_ghz_1000_log_prob_is_stable_and_exact() -> None:
+    mps = ghz_mps(1000)
+    for noise in (None, depolarizing(0.05)):
+        meas = mps.measured("tetra", noise)
+        a = meas.sample(50, generator=torch.Generator().manual_seed(0))
+        lp = meas.log_prob(a).numpy()
+        assert np.all(np.isfinite(lp))
+        assert np.allclose(lp, ghz_log_prob(meas.povm.elements, a.numpy()), rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(("povm", "noise"), [("tetra", None), ("pauli4", depolarizing(0.1)), ("trine", None)])
+def test_sampler_goodness_of_fit(povm: str, noise) -> None:
+    mps = random_mps(3, 2, seed=6) if povm != "trine" else random_mps(4, 3, seed=6, complex_=False)
+    meas = mps.measured(povm, noise)
+    n = 100_000
+    a = meas.sample(n, generator=torch.Generator().manual_seed(7))
+    k, length = meas.n_outcomes, mps.n_qubits
+    idx = (a * k ** torch.arange(length - 1, -1, -1)).sum(1)
+    observed = torch.bincount(idx, minlength=k**length).numpy()
+    expected = meas.probabilities().numpy() * n
+    keep = expected > 5
+    stat = chisquare(observed[keep], expected[keep] * observed[keep].sum() / expected[keep].sum())
+    assert stat.pvalue > 1e-3
+    assert observed[~keep].sum() <= 10 * max(expected[~keep].sum(), 1)
+
+
+def test_sampler_is_deterministic_and_chunkable() -> None:
+    meas = random_mps(6, 3, seed=8).measured("pauli6", depolarizing(0.1))
+    a = meas.sample(1000, generator=torch.Generator().manual_seed(1))
+    b = meas.sample(1000, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and a.dtype == torch.int64 and a.shape == (1000, 6)
+    meas.chunk_size = 300
+    chunks = list(meas.iter_samples(1000, generator=torch.Generator().manual_seed(1)))
+    assert [len(c) for c in chunks] == [300, 300, 300, 100]
+    assert torch.equal(torch.cat(chunks), meas.sample(1000, generator=torch.Generator().manual_seed(1)))
+    assert meas.sample(0).shape == (0, 6)
+
+
+def test_ghz80_dual_frame_zz_estimates_agree_with_one() -> None:
+    povm = POVM.named("tetra")
+    a = ghz_mps(80).measured(povm).sample(100_000, generator=torch.Generator().manual_seed(11))
+    c = torch.from_numpy(povm.coefficients("Z"))[a]  # (n, N): Tr(Z Q_a) per site
+    pairs = c[:, :-1] * c[:, 1:]
+    est, err = pairs.mean(0), pairs.std(0) / math.sqrt(len(a))
+    assert torch.all((est - 1).abs() < 4 * err), (est - 1).abs().max()
+    assert float(err.max()) < 0.05
+
+
+def test_bad_input_raises_state_error() -> None:
+    with pytest.raises(StateError, match="shape"):
+        MPSState([np.ones((1, 3, 1))])
+    with pytest.raises(StateError, match="bond"):
+        MPSState([np.ones((1, 2, 2)), np.ones((3, 2, 1))])
+    with pytest.raises(StateError, match="zero"):
+        MPSState([np.zeros((1, 2, 1)), np.ones((1, 2, 1))])
+    with pytest.raises(StateError, match="Pauli string"):
+        ghz_mps(3).expectation("ZZ")
+    with pytest.raises(StateError):
+        ghz_mps(3).measured("tetra").log_prob([[0, 1, 4]])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu() -> None:
+    mps = random_mps(6, 3, seed=9)
+    a = torch.randint(0, 4, (100, 6))
+    cpu = mps.measured("tetra", depolarizing(0.1)).log_prob(a)
+    gpu = mps.measured("tetra", depolarizing(0.1), device="cuda").log_prob(a.cuda())
+    assert torch.allclose(cpu, gpu.cpu(), atol=1e-12)
+    s = mps.measured("tetra", device="cuda").sample(100, generator=torch.Generator("cuda").manual_seed(0))
+    assert s.device.type == "cuda"
