@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os  # noqa: F401  (tests patch qgen.data.os.replace, the rename with which qgen.datafile commits a file)
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any

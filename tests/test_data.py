@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import qgen.data
+import qgen.datafile
 from qgen.data import NO_SEED, MeasurementData, MeasurementWriter, load, save
 from qgen.errors import DataFormatError, MetricError
 from qgen.noise import apply_to_povm, depolarizing
@@ -151,7 +151,7 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkey
     path = tmp_path / "data.h5"
     save(make_data(seed=1), path)
     before = path.read_bytes()
-    monkeypatch.setattr(qgen.data, "_write_group", _failing_write_group)
+    monkeypatch.setattr(qgen.datafile, "_write_group", _failing_write_group)
     with pytest.raises(RuntimeError, match="simulated crash"):
         save(make_data(seed=2), path)
     assert path.read_bytes() == before
@@ -167,7 +167,7 @@ def test_failed_rename_leaves_the_old_file_and_no_temporary(tmp_path: Path, monk
     def failing_replace(src: Any, dst: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(qgen.data.os, "replace", failing_replace)
+    monkeypatch.setattr(qgen.datafile.os, "replace", failing_replace)
     with pytest.raises(DataFormatError, match="No space left") as err:
         save(make_data(seed=2), path)
     assert str(path) in str(err.value)
@@ -295,7 +295,7 @@ def test_range_check_reads_in_blocks_and_names_the_absolute_row(tmp_path: Path, 
     save(data, path, chunk_rows=64)
     with h5py.File(path, "r+") as f:
         f["outcomes"][...] = outcomes
-    monkeypatch.setattr(qgen.data, "_READ_BYTES", 1000)  # many blocks of 4 chunks each
+    monkeypatch.setattr(qgen.datafile, "_READ_BYTES", 1000)  # many blocks of 4 chunks each
     with pytest.raises(DataFormatError, match=r"/outcomes: expected values in \[0, 4\), found value 9 at row 4321"):
         load(path)
     with h5py.File(path, "r+") as f:
