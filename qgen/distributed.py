@@ -45,13 +45,17 @@ class Distributed:
         """This rank's interleaved share of `rows` (every world-th row, from row `rank`)."""
         return rows[self.rank :: self.world]
 
-    def batch_shares(self, perm: Tensor, batch_size: int) -> list[Tensor]:
-        """This rank's share of each global batch of `batch_size` indices of `perm` (the same on every rank)."""
+    def batch_shares(self, perm: Tensor, batch_size: int) -> list[tuple[Tensor, int]]:
+        """This rank's share of each global batch of `batch_size` indices of `perm`, with the global batch size.
+
+        The ranks' shares of one batch may differ by one row; the global size lets each rank weight its loss
+        so that DDP's average over ranks is the gradient of the global batch mean.
+        """
         batches = list(perm.split(batch_size))
         # A tail smaller than the world would leave a rank without samples: fold it into the previous batch.
         if len(batches) > 1 and len(batches[-1]) < self.world:
             batches[-2:] = [torch.cat(batches[-2:])]
-        return [self.shard(b) for b in batches]
+        return [(self.shard(b), len(b)) for b in batches]
 
     def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         """The model in DistributedDataParallel, which averages gradients over ranks; the model itself alone."""

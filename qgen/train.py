@@ -270,7 +270,7 @@ class Trainer:
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
         return outcomes[perm[n_val:]], outcomes[perm[:n_val]]
 
-    def _batches(self, n: int, epoch: int) -> list[Tensor]:
+    def _batches(self, n: int, epoch: int) -> list[tuple[Tensor, int]]:
         """This rank's index share of each global batch of the epoch (the same permutation on every rank)."""
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
         return self.dist.batch_shares(perm, self.batch_size)
@@ -365,9 +365,8 @@ class Trainer:
         # Summed on the device and read back only for the progress bar, so CUDA runs without a sync per batch.
         total = torch.zeros((), dtype=torch.float64, device=self.device)
         count = 0
-        for step, idx in enumerate(self._batches(len(train_set), epoch)):
+        for step, (idx, global_n) in enumerate(self._batches(len(train_set), epoch)):
             x = train_set[idx.to(train_set.device)].long()
-            global_n = len(idx) * self.dist.world if self.dist.active else len(idx)
             loss = net(x)
             # Weight so DDP's average over ranks is the gradient of the global batch mean.
             scaled = loss * (len(x) * self.dist.world / global_n) if self.dist.active else loss

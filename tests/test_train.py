@@ -230,7 +230,9 @@ _DDP_SCRIPT = textwrap.dedent(
     g = torch.Generator().manual_seed(0)
     data = torch.randint(0, 4, (1000, 4), generator=g)
     model = build("rnn", n_qubits=4, n_outcomes=4, hidden_size=16, n_layers=1, seed=0)
-    trainer = Trainer(model, epochs=2, batch_size=64, seed=1, device="cpu", progress=False)
+    # An odd batch size splits each batch 32/31 between the ranks: the loss weights must still give the
+    # gradient of the global batch mean.
+    trainer = Trainer(model, epochs=2, batch_size=63, seed=1, device="cpu", progress=False)
     history = trainer.fit(data)
     torch.save({"params": [p.detach() for p in model.parameters()], "history": history},
                os.path.join(sys.argv[1], f"rank{os.environ.get('RANK', 'single')}.pt"))
