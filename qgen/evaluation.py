@@ -34,10 +34,6 @@ def _is_data(obj: Any) -> bool:
     return hasattr(obj, "outcomes") and hasattr(obj, "povm") and not hasattr(obj, "log_prob")
 
 
-def _site_string(n: int, letters: dict[int, str]) -> str:
-    return "".join(letters.get(i, "I") for i in range(n))
-
-
 def exact_observables(target: Any) -> dict[str, np.ndarray]:
     """The exact values the report compares with, keyed like a data set's /reference group.
 
@@ -47,22 +43,11 @@ def exact_observables(target: Any) -> dict[str, np.ndarray]:
     Args:
         target: a State (anything with n_qubits, expectation and spec).
     """
-    from qgen.states.hamiltonians import hamiltonian_of
+    from qgen.states.reference import reference_values
 
-    n = target.n_qubits
-    out: dict[str, np.ndarray] = {}
-    for name, (_, letter) in OBSERVABLES.items():
-        out[name] = np.array([target.expectation(_site_string(n, {i: letter})) for i in range(n)])
-    for name, letter in CORRELATIONS.items():
-        c = np.eye(n)
-        for i in range(n):
-            for j in range(i + 1, n):
-                c[i, j] = c[j, i] = target.expectation(_site_string(n, {i: letter, j: letter}))
-        out[name] = c
-    ham = hamiltonian_of(getattr(target, "spec", None))
-    if ham is not None:
-        out["energy"] = np.array(target.expectation(ham))
-    return out
+    # The same function fills a data set's /reference group (transfer-matrix sweeps for an MPS).
+    names = set(OBSERVABLES) | set(CORRELATIONS) | {"energy"}
+    return {k: v for k, v in reference_values(target).items() if k in names}
 
 
 def _entry(value: Any, stderr: Any, method: str, **extra: Any) -> dict[str, Any]:

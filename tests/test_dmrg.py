@@ -27,8 +27,11 @@ def test_free_fermions_match_exact_diagonalisation(h: float) -> None:
     assert abs(tfim_free_fermion_energy(n, h) - energy) < 1e-9
     c = tfim_free_fermion_correlators(n, h)
     ref = reference_values(tfim(n, h, representation="dense"))
-    for key in ("X", "ZZ", "XX"):
-        assert np.allclose(c[key], ref[key], atol=1e-8), key
+    for key, name in NAMES.items():
+        assert np.allclose(c[key], ref[name], atol=1e-8), key
+
+
+NAMES = {"X": "magnetization_x", "ZZ": "correlation_zz", "XX": "correlation_xx"}
 
 
 def test_dmrg_n50_critical_matches_free_fermions() -> None:
@@ -45,11 +48,12 @@ def test_shipped_n50_state_and_reference_values() -> None:
     ref = reference_values(state)
     exact = tfim_free_fermion_correlators(50)
     assert abs(float(ref["energy"]) - tfim_free_fermion_energy(50)) / 50 < 1e-8
-    for key in ("X", "ZZ", "XX"):
-        assert np.abs(ref[key] - exact[key]).max() < 1e-5, key
-    assert ref["ZZ"].shape == (50, 50) and np.abs(ref["Z"]).max() < 1e-5
+    for key, name in NAMES.items():
+        assert np.abs(ref[name] - exact[key]).max() < 1e-5, key
+    assert ref["correlation_zz"].shape == (50, 50) and np.abs(ref["magnetization_z"]).max() < 1e-5
     centre = reference_values(state, max_pairs_n=20)
-    assert int(centre["center"]) == 25 and np.allclose(centre["ZZ_center"], ref["ZZ"][25], atol=1e-12)
+    assert int(centre["center"]) == 25
+    assert np.allclose(centre["correlation_zz_center"], ref["correlation_zz"][25], atol=1e-12)
 
 
 def test_ising_log_prob_matches_dense_to_dmrg_accuracy() -> None:

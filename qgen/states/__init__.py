@@ -4,14 +4,36 @@ from __future__ import annotations
 
 from qgen.states.base import Measurement, State, all_outcomes, parse_observable
 from qgen.states.dense import DenseMeasurement, DenseState
+from qgen.states.dmrg import tfim_mps, xxz_mps
+from qgen.states.exact_mps import ghz_mps, graph_mps
+from qgen.states.free_fermions import tfim_free_fermion_correlators, tfim_free_fermion_energy
 from qgen.states.hamiltonians import hamiltonian_of, tfim_hamiltonian, xxz_hamiltonian
 from qgen.states.library import STATE_NAMES, from_spec, ghz, graph, product, tfim, w, xxz
+from qgen.states.mps import MPSMeasurement, MPSState
+from qgen.states.mps_io import from_quimb, from_tenpy, load_mps, mps_from_text, paper_tfim_to_qgen, save_mps, to_quimb
+from qgen.states.reference import reference_values
 
 __all__ = [
     "State",
     "Measurement",
     "DenseState",
     "DenseMeasurement",
+    "MPSState",
+    "MPSMeasurement",
+    "mps_from_text",
+    "paper_tfim_to_qgen",
+    "from_quimb",
+    "to_quimb",
+    "from_tenpy",
+    "save_mps",
+    "load_mps",
+    "tfim_mps",
+    "xxz_mps",
+    "ghz_mps",
+    "graph_mps",
+    "tfim_free_fermion_energy",
+    "tfim_free_fermion_correlators",
+    "reference_values",
     "from_vector",
     "from_density_matrix",
     "from_qutip",

@@ -67,9 +67,10 @@ def reference_values(state: State, max_pairs_n: int = 100) -> dict[str, np.ndarr
             between the centre site c = N // 2 and every site.
 
     Returns:
-        "X", "Z": (N,) <X_i>, <Z_i>; for N <= max_pairs_n "ZZ", "XX": (N, N) <Z_i Z_j>, <X_i X_j> (unit
-        diagonal); otherwise "ZZ_center", "XX_center": (N,) <Z_c Z_j>, <X_c X_j> and "center": c;
-        "energy": () <H> when the state's spec names a Hamiltonian (TFIM, XXZ).
+        "magnetization_x", "magnetization_z": (N,) <X_i>, <Z_i>; for N <= max_pairs_n "correlation_zz",
+        "correlation_xx": (N, N) <Z_i Z_j>, <X_i X_j> (unit diagonal); otherwise "correlation_zz_center",
+        "correlation_xx_center": (N,) <Z_c Z_j>, <X_c X_j> and "center": c; "energy": () <H> when the state's
+        spec names a Hamiltonian (TFIM, XXZ). qgen.evaluation reads the same names.
     """
     if not isinstance(state, State):
         raise StateError(f"reference_values needs a qgen State, got {type(state).__name__}")
@@ -80,22 +81,24 @@ def reference_values(state: State, max_pairs_n: int = 100) -> dict[str, np.ndarr
         out["energy"] = np.array(state.expectation(ham))
     for letter in "XZ":
         if isinstance(state, MPSState):
-            out[letter] = _mps_one_site(state, letter)
+            out[f"magnetization_{letter.lower()}"] = _mps_one_site(state, letter)
         else:
-            out[letter] = np.array([state.expectation(_string(n, {i: letter})) for i in range(n)])
+            out[f"magnetization_{letter.lower()}"] = np.array(
+                [state.expectation(_string(n, {i: letter})) for i in range(n)]
+            )
     if n <= max_pairs_n:
         for letter in "ZX":
             if isinstance(state, MPSState):
                 m = np.eye(n)
                 for i in range(n - 1):
                     m[i, i + 1 :] = m[i + 1 :, i] = _mps_sweep(state, i, letter, n)
-                out[letter * 2] = m
+                out[f"correlation_{letter.lower() * 2}"] = m
             else:
-                out[letter * 2] = np.array([_dense_row(state, i, letter) for i in range(n)])
+                out[f"correlation_{letter.lower() * 2}"] = np.array([_dense_row(state, i, letter) for i in range(n)])
     else:
         c = n // 2
         out["center"] = np.array(c)
         for letter in "ZX":
             row = _mps_row(state, c, letter) if isinstance(state, MPSState) else _dense_row(state, c, letter)
-            out[letter * 2 + "_center"] = row
+            out[f"correlation_{letter.lower() * 2}_center"] = row
     return out
