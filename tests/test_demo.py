@@ -21,7 +21,7 @@ def test_quick_demo_writes_data_model_report_and_figures(tmp_path, capsys):
     ]
     written = json.loads((tmp_path / "report.json").read_text())
     assert written["classical_fidelity"]["method"] == "exact"
-    # Two epochs on 2,000 samples of a 4-qubit chain: well above a uniform model (F ~ 0.6 for this state).
-    assert report["classical_fidelity"]["value"] > 0.9
+    # Two epochs on 2,000 samples of a 4-qubit chain: well above the uniform distribution (F = 0.861).
+    assert report["classical_fidelity"]["value"] > 0.95
     assert len(report["plots"]) == 5
     assert "classical_fidelity" in capsys.readouterr().out
