@@ -133,44 +133,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         **options,
     )
-    if model is not None:  # None on the non-zero ranks of a torchrun job
-        from qgen.models import save as save_model
-
-        model.measurement = _measurement_record(data)
-        save_model(model, out)
-        if not args.quiet:
-            print(f"wrote {out}")
+    if not args.quiet and model is not None:
+        print(f"wrote {out}")
     return 0
-
-
-def _measurement_record(data: Any) -> dict[str, Any]:
-    """What a model file keeps of its training data: POVMs as (re, im) tensors, state spec and noise as JSON."""
-    import json
-
-    import torch
-
-    return {
-        "povm_name": data.povm_name,
-        "povm": torch.view_as_real(torch.from_numpy(data.povm.elements.copy())),
-        "ideal_povm": torch.view_as_real(torch.from_numpy(data.ideal_povm.elements.copy())),
-        "state": json.dumps(data.state),
-        "noise": json.dumps(data.noise),
-    }
-
-
-def _povms_from_record(record: dict[str, Any], where: str) -> tuple[Any, Any, Any, Any]:
-    import json
-
-    import torch
-
-    from qgen.povm import POVM
-
-    if not record:
-        raise CommandError(f"{where} does not record its training data's POVM: pass --data")
-    name = record["povm_name"]
-    applied = POVM(torch.view_as_complex(record["povm"].contiguous()).numpy(), name=name, atol=1e-10)
-    ideal = POVM(torch.view_as_complex(record["ideal_povm"].contiguous()).numpy(), name=name, atol=1e-10)
-    return applied, ideal, json.loads(record["state"]), json.loads(record["noise"])
 
 
 def _parse_options(items: list[str]) -> dict[str, Any]:
@@ -218,22 +183,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise CommandError(f"-n must be a positive integer, got {args.samples}")
     outcomes = model.sample(args.samples, generator=torch.Generator().manual_seed(args.seed))
+    fields = {"seed": args.seed, "extra": {"generated_by": str(args.model)}}
+    strings = outcomes.to(torch.uint8).cpu().numpy()
     if args.data:
         source = load(args.data)
         if source.n_qubits != model.n_qubits:
             raise CommandError(f"{args.data} has {source.n_qubits} qubits, the model {model.n_qubits}")
-        povm, ideal, state, noise = source.povm, source.ideal_povm, source.state, source.noise
+        data = MeasurementData.from_record(strings, source.measurement_record(), **fields)
+    elif model.measurement:
+        data = MeasurementData.from_record(strings, model.measurement, **fields)
     else:
-        povm, ideal, state, noise = _povms_from_record(model.measurement, args.model)
-    data = MeasurementData(
-        outcomes.to(torch.uint8).cpu().numpy(),
-        povm,
-        ideal_povm=ideal,
-        state=state,
-        noise=noise,
-        seed=args.seed,
-        extra={"generated_by": str(args.model)},
-    )
+        raise CommandError(f"{args.model} does not record how its training data were measured: pass --data")
     save(data, out)
     print(f"wrote {args.samples} samples of {args.model} to {out}")
     return 0

@@ -270,6 +270,40 @@ class MeasurementData:
 
         return TensorDataset(self.as_tensor())
 
+    def measurement_record(self) -> dict[str, Any]:
+        """What a model trained on these data keeps of them (`model.measurement`): both POVMs as (K, 2, 2, 2)
+        real tensors (real and imaginary parts), the POVM name, and the state and noise specs as JSON text."""
+        import torch
+
+        def as_real(p: POVM) -> torch.Tensor:
+            return torch.view_as_real(torch.from_numpy(p.elements.copy()))
+
+        return {
+            "povm_name": self.povm_name,
+            "povm": as_real(self.povm),
+            "ideal_povm": as_real(self.ideal_povm),
+            "state": json.dumps(self.state),
+            "noise": json.dumps(self.noise),
+        }
+
+    @staticmethod
+    def from_record(outcomes: Any, record: dict[str, Any], **fields: Any) -> MeasurementData:
+        """A data set of `outcomes` measured as `record` (a `measurement_record`) says, e.g. a model's samples."""
+        import torch
+
+        try:
+            name = record["povm_name"]
+            povms = [
+                POVM(torch.view_as_complex(record[key].contiguous()).numpy(), name=name, atol=1e-10)
+                for key in ("povm", "ideal_povm")
+            ]
+            state, noise = json.loads(record["state"]), json.loads(record["noise"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise DataFormatError(
+                f"measurement record: expected povm_name, povm, ideal_povm, state, noise ({exc})"
+            ) from None
+        return MeasurementData(outcomes, povms[0], ideal_povm=povms[1], state=state, noise=noise, **fields)
+
     def empirical_distribution(self) -> np.ndarray:
         """Relative frequencies of all K^N outcome strings, shape (K^N,), site 0 the most significant digit."""
         k, n = self.n_outcomes, self.n_qubits

@@ -489,6 +489,9 @@ def train(
         **settings,
     )
     trainer.fit(outcomes, resume=resume)
+    if hasattr(data, "measurement_record"):
+        # The model file then says how its strings were measured, so its samples form a data set of their own.
+        trainer.model.measurement = data.measurement_record()
     if output is not None and trainer.is_main:
         save(trainer.model, output)
     return trainer.model
