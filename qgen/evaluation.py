@@ -23,7 +23,7 @@ from qgen.observables import correlation_matrix, expectation, magnetization
 from qgen.povm import POVM
 from qgen.state_fidelity import MAX_EXACT_QUBITS, quantum_fidelity
 
-__all__ = ["evaluate", "exact_observables", "run_evaluate", "write_json", "EmpiricalDistribution"]
+__all__ = ["evaluate", "exact_observables", "target_of", "run_evaluate", "write_json", "EmpiricalDistribution"]
 
 # Observables in every report: name -> (kind, Pauli letter). The same names key a data set's /reference group.
 OBSERVABLES = {"magnetization_x": ("magnetization", "X"), "magnetization_z": ("magnetization", "Z")}
@@ -48,6 +48,17 @@ def exact_observables(target: Any) -> dict[str, np.ndarray]:
     # The same function fills a data set's /reference group (transfer-matrix sweeps for an MPS).
     names = set(OBSERVABLES) | set(CORRELATIONS) | {"energy"}
     return {k: v for k, v in reference_values(target).items() if k in names}
+
+
+def target_of(data: Any) -> Any:
+    """The target a data set records: its stored MPS (/reference/mps) when present, else its state spec rebuilt
+    (qgen.states.from_spec), else None (experimental data)."""
+    from qgen.states.mps import MPSState
+
+    sites = (getattr(data, "reference", None) or {}).get("mps")
+    if sites:
+        return MPSState([sites[k] for k in sorted(sites)], spec=data.state)
+    return data.state or None
 
 
 def _entry(value: Any, stderr: Any, method: str, **extra: Any) -> dict[str, Any]:
@@ -118,8 +129,8 @@ def evaluate(
     if povm is None:
         raise MetricError("no POVM: pass data= or povm= so the outcomes can be turned into observables")
     povm = POVM.from_spec(povm)
-    if target is None and data is not None and data.state:
-        target = data.state
+    if target is None and data is not None:
+        target = target_of(data)
     if isinstance(target, dict):
         target = from_spec(target)
     if target is not None and target.n_qubits != n:

@@ -21,10 +21,15 @@ DEFAULT_CHUNK = 1 << 16
 
 
 def reference_for(state: State) -> dict[str, Any]:
-    """The exact values a data set carries in /reference (energy, magnetisations, correlation matrices)."""
+    """The exact values a data set carries in /reference (energy, magnetisations, correlation matrices),
+    and for an MPS target the MPS itself (/reference/mps/site_000, ...), so evaluation never reruns a DMRG."""
+    from qgen.states.mps import MPSState
     from qgen.states.reference import reference_values
 
-    return reference_values(state)
+    ref: dict[str, Any] = dict(reference_values(state))
+    if isinstance(state, MPSState):
+        ref["mps"] = {f"site_{i:03d}": t for i, t in enumerate(state.tensors)}
+    return ref
 
 
 def _check_samples(n_samples: Any) -> int:

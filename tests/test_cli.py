@@ -139,3 +139,21 @@ def test_import_qgen_is_light():
     code = "import sys, qgen; qgen.POVM.named('tetra'); print('torch' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.stdout.strip() == "False"
+
+
+def test_mps_data_set_carries_its_mps_and_evaluates_without_dmrg(tmp_path, monkeypatch):
+    out = tmp_path / "ghz20.h5"
+    args = ["simulate", "--state", "ghz", "--n-qubits", "20", "--povm", "tetra", "--samples", "2000"]
+    assert main(args + ["-o", str(out), "--quiet"]) == 0
+    data = load(out)
+    assert sorted(data.reference["mps"]) == [f"site_{i:03d}" for i in range(20)]
+    assert np.allclose(data.reference["correlation_zz"], 1.0)
+    from qgen.evaluation import evaluate, target_of
+
+    target = target_of(data)
+    assert target.n_qubits == 20 and target.expectation("Z" * 2 + "I" * 18) == pytest.approx(1.0, abs=1e-12)
+    # The raw data evaluated as a model against the stored target: <Z_i Z_j> within errors of 1.
+    report = evaluate(data, data=data, n_samples=2000, seed=1)
+    zz = np.asarray(report["observables"]["correlation_zz"]["model"]["value"])
+    err = np.asarray(report["observables"]["correlation_zz"]["model"]["stderr"])
+    assert np.all(np.abs(zz - 1)[err > 0] < 5 * err[err > 0])
