@@ -38,6 +38,23 @@ def _check_samples(n_samples: Any) -> int:
     return int(n_samples)
 
 
+def _measure(
+    state: State, povm: POVM | str, noise: Channel | None, seed: int, reference: bool, device: Any
+) -> tuple[Any, torch.Generator, dict[str, Any]]:
+    """The measurement, its seeded generator, and the data-set fields that describe it."""
+    m = state.measured(povm, noise, device=device)
+    gen = torch.Generator(device=m.device).manual_seed(int(seed))
+    fields = {
+        "povm": m.povm,
+        "ideal_povm": m.ideal_povm,
+        "state": state.spec,
+        "noise": spec_of(noise),
+        "seed": int(seed),
+        "reference": reference_for(state) if reference else {},
+    }
+    return m, gen, fields
+
+
 def simulate(
     state: State,
     povm: POVM | str,
@@ -59,18 +76,8 @@ def simulate(
         reference: whether to compute the exact reference values of the target.
     """
     n = _check_samples(n_samples)
-    m = state.measured(povm, noise, device=device)
-    gen = torch.Generator(device=m.device).manual_seed(int(seed))
-    outcomes = m.sample(n, generator=gen).to("cpu", torch.uint8).numpy()
-    return MeasurementData(
-        outcomes,
-        m.povm,
-        ideal_povm=m.ideal_povm,
-        state=state.spec,
-        noise=spec_of(noise),
-        seed=int(seed),
-        reference=reference_for(state) if reference else {},
-    )
+    m, gen, fields = _measure(state, povm, noise, seed, reference, device)
+    return MeasurementData(m.sample(n, generator=gen).to("cpu", torch.uint8).numpy(), **fields)
 
 
 def write_simulation(
@@ -94,21 +101,10 @@ def write_simulation(
     from tqdm.auto import tqdm
 
     n = _check_samples(n_samples)
-    m = state.measured(povm, noise, device=device)
-    gen = torch.Generator(device=m.device).manual_seed(int(seed))
-    ref = reference_for(state) if reference else {}
+    m, gen, fields = _measure(state, povm, noise, seed, reference, device)
     show = n > chunk if progress is None else progress
     with (
-        MeasurementWriter(
-            path,
-            n_qubits=state.n_qubits,
-            povm=m.povm,
-            ideal_povm=m.ideal_povm,
-            state=state.spec,
-            noise=spec_of(noise),
-            seed=int(seed),
-            reference=ref,
-        ) as writer,
+        MeasurementWriter(path, n_qubits=state.n_qubits, **fields) as writer,
         tqdm(total=n, disable=not show, unit="samples", desc="sampling") as bar,
     ):
         done = 0
