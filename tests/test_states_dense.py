@@ -166,3 +166,13 @@ def test_bad_outcomes_and_observables_raise():
         ghz(3).expectation("XX")
     with pytest.raises(StateError, match="non-negative integer"):
         m.sample(-1)
+
+
+def test_enumeration_of_a_pure_state_with_a_rank_two_element_uses_the_density_form():
+    # Pauli-4's last element has rank 2: 8^10 ket branches would not fit, so the table comes from rho.
+    m = ghz(10).measured("pauli4")
+    p = m.probabilities()
+    assert p.shape == (4**10,) and abs(p.sum().item() - 1) < 1e-12
+    strings = torch.randint(0, 4, (200, 10), generator=torch.Generator().manual_seed(0))
+    index = (strings * 4 ** torch.arange(9, -1, -1)).sum(1)
+    np.testing.assert_allclose(p[index].numpy(), m.log_prob(strings).exp().numpy(), rtol=1e-12, atol=1e-16)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -205,24 +206,29 @@ class DenseMeasurement(Measurement):
 
     def __init__(self, state: DenseState, povm: POVM | str, noise: Channel | None = None, device: Any = None):
         super().__init__(state, povm, noise, device)
-        n = self.n_qubits
         if state.vector is not None:
             self._pure = True
             self._tensor = torch.from_numpy(state.vector.copy()).to(self.device)
             self._factors = torch.from_numpy(_sqrt_factors(self.povm.elements)).to(self.device)
             self._dim = 2
+            self._rank = self._factors.shape[1]
         else:
-            self._pure = False
-            # Interleave ket and bra indices so site k carries the pair (i_k, j_k) as one index of size 4.
-            rho = state.density_matrix.reshape([2] * (2 * n))
-            order = [ax for k in range(n) for ax in (k, n + k)]
-            self._tensor = torch.from_numpy(np.ascontiguousarray(rho.transpose(order)).reshape(-1)).to(self.device)
-            # Row w_a with w_a[2i + j] = M_a[j, i], so that w_a . rho_pair = Tr(M_a rho).
-            w = np.transpose(self.povm.elements, (0, 2, 1)).reshape(self.n_outcomes, 1, 4)
-            self._factors = torch.from_numpy(np.ascontiguousarray(w)).to(self.device)
-            self._dim = 4
-        self._rank = self._factors.shape[1]
+            self._use_density(state.density_matrix)
         self._table: torch.Tensor | None = None
+
+    def _use_density(self, rho: np.ndarray) -> None:
+        """Contract the density matrix instead of the vector (a mixed state, or a pure one under noise)."""
+        n = self.n_qubits
+        self._pure = False
+        # Interleave ket and bra indices so site k carries the pair (i_k, j_k) as one index of size 4.
+        order = [ax for k in range(n) for ax in (k, n + k)]
+        pairs = np.ascontiguousarray(rho.reshape([2] * (2 * n)).transpose(order)).reshape(-1)
+        self._tensor = torch.from_numpy(pairs).to(self.device)
+        # Row w_a with w_a[2i + j] = M_a[j, i], so that w_a . rho_pair = Tr(M_a rho).
+        w = np.transpose(self.povm.elements, (0, 2, 1)).reshape(self.n_outcomes, 1, 4)
+        self._factors = torch.from_numpy(np.ascontiguousarray(w)).to(self.device)
+        self._dim = 4
+        self._rank = 1
 
     def _chunk(self) -> int:
         per_string = 16 * self._rank * self._dim ** max(self.n_qubits - 1, 0) * max(self._rank, 1)
@@ -257,8 +263,9 @@ class DenseMeasurement(Measurement):
         if _branching_bytes(k * r, d, n) > _ENUMERATION_BYTES:
             # A noisy (rank-2) POVM doubles the ket branches per site; the density form stays at K^N.
             if self._pure and _branching_bytes(k, 4, n) <= _ENUMERATION_BYTES:
-                rho = DenseState(density_matrix=self.state.density_matrix)
-                self._table = DenseMeasurement(rho, self.ideal_povm, self.noise, self.device).probabilities()
+                dense = copy.copy(self)
+                dense._use_density(self.state.density_matrix)
+                self._table = dense.probabilities()
                 return self._table
             raise StateError(f"enumerating {k}^{n} strings of this state needs too much memory")
         t = self._tensor.reshape(1, 1, d, -1)
