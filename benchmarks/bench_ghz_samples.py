@@ -302,16 +302,18 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.fidelity_samples} model samples (sampler q)"
         + (", and the same bound for the sampler-p estimate" if args.criterion == "q+p" else "")
     )
-    existing: list[dict[str, Any]] = []
-    if args.output.is_file() and not args.fresh:
-        existing = json.loads(args.output.read_text()).get("results", [])
-    results = list(existing)
+    results: list[dict[str, Any]] = []
+    if args.fresh and args.output.is_file():
+        args.output.unlink()
     for n_qubits in args.n_qubits:
         for povm in args.povms:
             record = scan_cell(n_qubits, povm, args, deadline)
             record["date"] = datetime.date.today().isoformat()
             record["threads"] = torch.get_num_threads()
             key = (record["model"], povm, n_qubits)
+            # Re-read before writing, so cells that another run wrote meanwhile are kept.
+            if args.output.is_file():
+                results = json.loads(args.output.read_text()).get("results", [])
             results = [r for r in results if (r["model"], r["povm"], r["n_qubits"]) != key] + [record]
             meta = {
                 "benchmark": "ghz_samples",
