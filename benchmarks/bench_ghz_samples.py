@@ -179,9 +179,12 @@ def scan_cell(n_qubits: int, povm: str, args: argparse.Namespace, deadline: floa
         entry["passed"] = passed
         record["scan"].append(entry)
         shown = entry.get("fidelity", entry["screen"])
+        check_p = entry.get("fidelity_sampler_p")
+        check_text = f", sampler p {check_p['value']:.4f} +- {check_p['stderr']:.4f}" if check_p else ""
         print(
             f"  N={n_qubits:<3} {povm:<7} size {size:>7}: F = {shown['value']:.4f} +- {shown['stderr']:.4f} "
-            f"({shown['n_samples']} samples) {'PASS' if passed else 'fail'}; {run['epochs_run']}/{run['epochs_max']} "
+            f"({shown['n_samples']} samples{check_text}) {'PASS' if passed else 'fail'}; "
+            f"{run['epochs_run']}/{run['epochs_max']} "
             f"epochs, {run['train_seconds']:.0f} s, {run['train_samples_per_s']:.0f} samples/s",
             flush=True,
         )
