@@ -159,7 +159,11 @@ class Measurement(ABC):
 
     @abstractmethod
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n exact samples, an int64 tensor of shape (n, N); the same generator state gives the same bits."""
+        """n exact samples, an int64 tensor of shape (n, N); the same generator state gives the same bits.
+
+        The bits depend on n as well as on the generator: the first m rows of sample(n) are not sample(m),
+        because samplers draw site by site across the whole batch. Take subsets of one draw, not new draws.
+        """
 
     def prob(self, outcomes: Any) -> torch.Tensor:
         """Exact P(a), float64, shape (n,)."""
