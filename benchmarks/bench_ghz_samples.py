@@ -41,13 +41,13 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from qgen.evaluation import write_json
 from qgen.metrics import classical_fidelity
 from qgen.models import build
 from qgen.simulate import simulate
@@ -71,20 +71,6 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 
 DEFAULT_SIZES = (1_000, 2_000, 5_000, 10_000, 20_000, 35_000, 50_000, 75_000, 100_000)
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "ghz_samples.json"
-
-
-def atomic_write_json(obj: Any, path: Path) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def epochs_for(n_train: int, batch_size: int, steps: int, min_epochs: int, max_epochs: int) -> int:
@@ -326,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
                     f"({args.fidelity_samples} model samples, sampler q)"
                 ),
             }
-            atomic_write_json({**meta, "results": results}, args.output)
+            write_json({**meta, "results": results}, args.output)
     print()
     print_table(results)
     print("\nreproduce a cell:")

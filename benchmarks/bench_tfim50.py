@@ -32,7 +32,6 @@ import os
 import platform
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from qgen.evaluation import write_json
 from qgen.metrics import classical_fidelity
 from qgen.models import build
 from qgen.observables import correlation_matrix, magnetization
@@ -58,20 +58,6 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 }
 N_SITES = 50
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "tfim50.json"
-
-
-def atomic_write_json(obj: Any, path: Path) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def observables(outcomes: Any, povm: POVM) -> dict[str, Any]:
@@ -295,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
         },
     }
     results = [r for r in load_results(args.output) if run_key(r) != run_key(result)] + [result]
-    atomic_write_json({"benchmark": "tfim50", "results": results}, args.output)
+    write_json({"benchmark": "tfim50", "results": results}, args.output)
 
     reached = result["training"]["seconds_to_target"]
     print()
