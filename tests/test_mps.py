@@ -15,7 +15,7 @@ from qgen.povm import NAMED_POVMS, POVM
 from qgen.states.dense import DenseState
 from qgen.states.exact_mps import ghz_mps, graph_mps
 from qgen.states.library import ghz, graph
-from qgen.states.mps import MPSState
+from qgen.states.mps import MPSMeasurement, MPSState
 
 NOISES = {"ideal": None, "depolarizing": depolarizing(0.1), "amplitude_damping": amplitude_damping(0.2)}
 
@@ -120,10 +120,11 @@ def test_ghz_1000_log_prob_is_stable_and_exact() -> None:
         assert np.allclose(lp, ghz_log_prob(meas.povm.elements, a.numpy()), rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("sampler", ["kernel", "torch"])
 @pytest.mark.parametrize(("povm", "noise"), [("tetra", None), ("pauli4", depolarizing(0.1)), ("trine", None)])
-def test_sampler_goodness_of_fit(povm: str, noise) -> None:
+def test_sampler_goodness_of_fit(povm: str, noise, sampler: str) -> None:
     mps = random_mps(3, 2, seed=6) if povm != "trine" else random_mps(4, 3, seed=6, complex_=False)
-    meas = mps.measured(povm, noise)
+    meas = MPSMeasurement(mps, povm, noise, sampler=sampler)
     n = 100_000
     a = meas.sample(n, generator=torch.Generator().manual_seed(7))
     k, length = meas.n_outcomes, mps.n_qubits
@@ -148,6 +149,30 @@ def test_sampler_is_deterministic_and_chunkable() -> None:
     assert meas.sample(0).shape == (0, 6)
 
 
+@pytest.mark.parametrize("complex_", [True, False])
+@pytest.mark.parametrize(("povm", "noise"), [("tetra", None), ("pauli6", amplitude_damping(0.2)), ("trine", None)])
+def test_kernel_and_torch_samplers_give_the_same_bits(povm: str, noise, complex_: bool) -> None:
+    mps = random_mps(7, 5, seed=12, complex_=complex_)
+    a = MPSMeasurement(mps, povm, noise, sampler="kernel").sample(3000, generator=torch.Generator().manual_seed(2))
+    b = MPSMeasurement(mps, povm, noise, sampler="torch").sample(3000, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b)
+
+
+def test_kernel_bits_do_not_depend_on_chunks_or_threads() -> None:
+    meas = random_mps(9, 6, seed=13).measured("tetra")
+    ref = meas.sample(2000, generator=torch.Generator().manual_seed(4))
+    threads = torch.get_num_threads()
+    try:
+        for n_threads, chunk in [(1, 2000), (2, 333), (3, 64)]:
+            torch.set_num_threads(n_threads)
+            meas.chunk_size = chunk
+            assert torch.equal(meas.sample(2000, generator=torch.Generator().manual_seed(4)), ref)
+    finally:
+        torch.set_num_threads(threads)
+    # The first m samples of a longer draw are the m samples of a shorter one.
+    assert torch.equal(meas.sample(500, generator=torch.Generator().manual_seed(4)), ref[:500])
+
+
 def test_ghz80_dual_frame_zz_estimates_agree_with_one() -> None:
     povm = POVM.named("tetra")
     a = ghz_mps(80).measured(povm).sample(100_000, generator=torch.Generator().manual_seed(11))
@@ -169,6 +194,8 @@ def test_bad_input_raises_state_error() -> None:
         ghz_mps(3).expectation("ZZ")
     with pytest.raises(StateError):
         ghz_mps(3).measured("tetra").log_prob([[0, 1, 4]])
+    with pytest.raises(StateError, match="sampler"):
+        MPSMeasurement(ghz_mps(3), "tetra", sampler="numba")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

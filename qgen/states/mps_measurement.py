@@ -36,11 +36,13 @@ from qgen.states.base import Measurement, as_outcomes
 
 if TYPE_CHECKING:
     from qgen.states.mps import MPSState
+    from qgen.states.mps_kernels import KernelSampler
 
 __all__ = ["MPSMeasurement", "refine_povm"]
 
 # Float64 numbers one sampling chunk may hold in flight (32 MiB), which bounds memory for any n.
 _CHUNK_FLOATS = 1 << 22
+_KERNEL_CHUNK_FLOATS = 1 << 20
 
 
 def refine_povm(elements: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
@@ -76,7 +78,9 @@ class MPSMeasurement(Measurement):
         povm: a POVM or a POVM name.
         noise: a local channel applied before the measurement (folded into the POVM), or None.
         device: torch device for every contraction (None: CPU; "cuda"; "auto").
-        chunk_size: samples per internal batch of `sample` (None: sized to about 32 MiB of work space).
+        chunk_size: samples per internal batch of `sample` (None: sized to the work space, see below).
+        sampler: "auto" (the fused CPU kernel of qgen.states.mps_kernels on the CPU, the torch path
+            elsewhere), "kernel" (CPU only) or "torch". Both give the same bits for the same generator.
     """
 
     def __init__(
@@ -87,8 +91,15 @@ class MPSMeasurement(Measurement):
         device: Any = None,
         *,
         chunk_size: int | None = None,
+        sampler: str = "auto",
     ) -> None:
         super().__init__(state, povm, noise, device)
+        if sampler not in ("auto", "kernel", "torch"):
+            raise StateError(f"sampler must be 'auto', 'kernel' or 'torch', got {sampler!r}")
+        if sampler == "kernel" and self.device.type != "cpu":
+            raise StateError(f"sampler='kernel' runs on the CPU only, got device {self.device}")
+        self.sampler = sampler
+        self._kernel: KernelSampler | None = None
         dev = self.device
         self._real = state.is_real
         self._mats = []
@@ -99,6 +110,7 @@ class MPSMeasurement(Measurement):
             self._mats.append(torch.from_numpy(np.ascontiguousarray(m, dtype=np.float64)).to(dev))
         self._chi = [t.shape[2] for t in state.tensors]
         vectors, parent = refine_povm(self.povm.elements)
+        self._pieces = vectors
         self._parent = torch.from_numpy(parent).to(dev)
         self._bra = torch.from_numpy(_bra_matrix(vectors)).to(dev)  # (R, 2, 4)
         # C_r = P_r^T P_r flattened, so that |P_r x|^2 = <C_r, x x^T>: shape (16, R).
@@ -107,7 +119,11 @@ class MPSMeasurement(Measurement):
         self._elements = torch.from_numpy(self.povm.elements.copy()).to(dev)
         self._complex_tensors: list[torch.Tensor] | None = None
         chi = max(self._chi + [t.shape[0] for t in state.tensors])
-        auto = _CHUNK_FLOATS // (chi * (6 + 2 * len(parent)) + self.n_qubits)
+        if self._use_kernel():
+            # Chunks that stay in the core's cache (measured best by benchmarks/bench_mps_sampling.py).
+            auto = _KERNEL_CHUNK_FLOATS // (chi * (2 * (2 if self._real else 4) + 4) + self.n_qubits)
+        else:
+            auto = _CHUNK_FLOATS // (chi * (6 + 2 * len(parent)) + self.n_qubits)
         self.chunk_size = int(chunk_size) if chunk_size else max(256, auto)
 
     # ---- shared contraction -------------------------------------------------------------------------
@@ -173,11 +189,16 @@ class MPSMeasurement(Measurement):
 
     # ---- sampling -----------------------------------------------------------------------------------
 
-    def _uniform(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+    def _uniforms(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+        """(n, N) uniforms, sample by sample: row j holds the stream's numbers j*N .. j*N + N - 1, so a sample's
+        bits depend on its position in the stream, not on how the stream is cut into chunks."""
         dev = generator.device if generator is not None else self.device
-        return torch.rand(n, generator=generator, dtype=torch.float64, device=dev).to(self.device)
+        return torch.rand(n, self.n_qubits, generator=generator, dtype=torch.float64, device=dev)
 
-    def _sample_chunk(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
+    def _sample_chunk(self, u: torch.Tensor) -> torch.Tensor:
+        """The torch path (any device): samples (n, N) for uniforms u (n, N)."""
+        u = u.to(self.device)
+        n = u.shape[0]
         out = torch.empty(n, self.n_qubits, dtype=torch.int64, device=self.device)
         rows = torch.arange(n, device=self.device)
         last = self._bra.shape[0] - 1
@@ -188,32 +209,46 @@ class MPSMeasurement(Measurement):
             # than the R amplitudes, and sums to 1 over r because |l| = 1 and the pieces resolve the identity.
             p = torch.bmm(x, x.transpose(1, 2)).reshape(n, 16) @ self._gram_weights
             cdf = p.cumsum(1)
-            u = self._uniform(n, generator)[:, None] * cdf[:, -1:]
-            r = (cdf <= u).sum(1).clamp_max(last)
+            r = (cdf <= u[:, i : i + 1] * cdf[:, -1:]).sum(1).clamp_max(last)
             out[:, i] = self._parent[r]
             # The next left vector <w_r|phi>, renormalised: fold 1/sqrt(p) into the (n, 2, 4) map, not into l.
             l = torch.bmm(self._bra[r] * p[rows, r].clamp_min(1e-300).rsqrt()[:, None, None], x)
         return out
+
+    def _use_kernel(self) -> bool:
+        return self.sampler == "kernel" or (self.sampler == "auto" and self.device.type == "cpu")
 
     def iter_samples(
         self, n: int, *, chunk_size: int | None = None, generator: torch.Generator | None = None
     ) -> Iterator[torch.Tensor]:
         """Exact samples in chunks of at most `chunk_size` rows (int64, (m, N) each), for streaming writers.
 
-        The chunks of iter_samples(n) concatenated equal sample(n) under the same generator state when
-        `chunk_size` is the default.
+        On the CPU the chunks run on torch.get_num_threads() threads (qgen.states.mps_kernels), at most that
+        many in flight. The chunks of iter_samples(n) concatenated equal sample(n) under the same generator
+        state, for any chunk size and thread count.
         """
         n = self._check_n(n)
         step = int(chunk_size) if chunk_size else self.chunk_size
         if step < 1:
             raise StateError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        for start in range(0, n, step):
-            yield self._sample_chunk(min(step, n - start), generator)
+        sizes = [min(step, n - start) for start in range(0, n, step)]
+        if not self._use_kernel():
+            for size in sizes:
+                yield self._sample_chunk(self._uniforms(size, generator))
+            return
+        if self._kernel is None:
+            from qgen.states.mps_kernels import KernelSampler  # numba: imported when first needed
+
+            self._kernel = KernelSampler(self.state.tensors, self._pieces, self._parent.cpu().numpy())
+        uniforms = (self._uniforms(size, generator).cpu().numpy() for size in sizes)
+        for chunk in self._kernel.sample_chunks(uniforms, workers=torch.get_num_threads()):
+            yield torch.from_numpy(chunk)
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n exact samples, int64 (n, N); the same generator state gives the same bits.
 
-        Work space is bounded by sampling in chunks of `chunk_size`; only the (n, N) result grows with n.
+        Work space is bounded by sampling in chunks of `chunk_size`; only the (n, N) result grows with n. The
+        bits do not depend on the chunk size or on the number of threads.
         """
         chunks = list(self.iter_samples(n, generator=generator))
         if not chunks:
