@@ -1,45 +1,61 @@
-"""MPS sampling throughput: qgen's batched sampler against a one-sample-at-a-time sampler, same run.
+"""MPS sampling throughput: qgen's samplers against a one-sample-at-a-time sampler, same run.
 
-Run: .venv/bin/python benchmarks/bench_mps_sampling.py [--samples 200000] [--threads 2] [--large 1000]
+Run: .venv/bin/python benchmarks/bench_mps_sampling.py [--samples 300000] [--threads 2] [--large 1000]
+    [--stream 10000000] [--output benchmarks/results/mps_sampling.json]
 The reference follows the original approach of Carrasquilla et al. (2019): one string at a time, a doubled
 (chi x chi) left environment, and at each site the K outcome probabilities from precomputed right
-environments that already carry the POVM. Peak memory is the process's peak resident set size.
+environments that already carry the POVM. Each chain is measured in a fresh child process, so its peak
+resident set size is its own. --stream runs `qgen simulate` for the 50-site chain into a temporary HDF5 file
+and reports its time and the peak memory of that process.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import resource
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from qgen.evaluation import write_json
 from qgen.povm import POVM
 from qgen.states.dmrg import tfim_mps
-from qgen.states.mps import MPSState
+from qgen.states.mps import MPSMeasurement, MPSState
 
 __all__ = ["one_at_a_time", "main"]
 
 
 def one_at_a_time(state: MPSState, povm: POVM, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Sample n strings one by one: P(a_i | a_<i) = <PP, R_i[a_i]> / P(a_<i), PP the doubled environment."""
+    """Sample n strings one by one: P(a_i | a_<i) = <PP, R_i[a_i]> / P(a_<i), PP the doubled environment.
+
+    Contractions go pairwise (O(chi^3) per site), as a careful one-string implementation would do them.
+    """
     tensors, m = state.tensors, povm.elements
     # R_i[a] (chi_l, chi_l): sites > i traced out with identities (= sum_a M_a), site i measured with M_a.
     right = [None] * state.n_qubits
     env = np.ones((1, 1))
     for i in range(state.n_qubits - 1, -1, -1):
         t = tensors[i]
-        right[i] = np.einsum("ast,ltr,rq,msq->alm", m, t.conj(), env, t)
-        env = np.einsum("lsr,rq,msq->lm", t.conj(), env, t)
+        right[i] = np.einsum("ast,ltr,rq,msq->alm", m, t.conj(), env, t, optimize=True)
+        env = np.einsum("lsr,rq,msq->lm", t.conj(), env, t, optimize=True)
     out = np.empty((n, state.n_qubits), dtype=np.int64)
     for k in range(n):
         pp = np.ones((1, 1), dtype=np.complex128)
         for i, t in enumerate(tensors):
+            chi_l, _, chi_r = t.shape
             p = np.einsum("lm,alm->a", pp, right[i]).real
             a = rng.choice(len(p), p=p / p.sum())
             out[k, i] = a
-            pp = np.einsum("lm,ts,lsr,mtq->rq", pp, m[a], t.conj(), t)
+            # pp'[r, q] = sum_{l m s t} pp[l, m] M_a[t, s] conj(t)[l, s, r] t[m, t, q], pairwise
+            y = (pp.T @ t.conj().reshape(chi_l, -1)).reshape(chi_l, 2, chi_r)
+            z = np.einsum("ts,msr->mtr", m[a], y)
+            pp = z.reshape(2 * chi_l, chi_r).T @ t.reshape(2 * chi_l, chi_r)
             pp /= np.trace(pp).real
     return out
 
@@ -50,32 +66,91 @@ def _rate(fn, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def measure_chain(n_qubits: int, samples: int, reference_samples: int, threads: int, device: str) -> dict:
+    """Throughput of each sampler on the TFIM chain of n_qubits (h = J = 1, open), tetra POVM."""
+    torch.set_num_threads(threads)
+    povm = POVM.named("tetra")
+    state = tfim_mps(n_qubits, h=1.0)
+    row = {"n_qubits": n_qubits, "chi": state.bond_dimension, "threads": threads, "device": device}
+    samplers = ["kernel", "torch"] if device == "cpu" else ["torch"]
+    for name in samplers:
+        meas = MPSMeasurement(state, povm, device=device, sampler=name)
+        gen = torch.Generator(device).manual_seed(0)
+        meas.sample(min(samples, 2 * meas.chunk_size), generator=gen)  # warm-up (and JIT)
+        n = samples if name == "kernel" else max(1000, samples // 5)
+        row[f"{name}_samples_per_s"] = _rate(lambda k, m=meas, g=gen: m.sample(k, generator=g), n)
+        row[f"{name}_chunk_size"] = meas.chunk_size
+    rng = np.random.default_rng(0)
+    row["one_at_a_time_samples_per_s"] = _rate(lambda k: one_at_a_time(state, povm, k, rng), reference_samples)
+    row["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
+
+
+def stream(n_samples: int, threads: int) -> dict:
+    """`qgen simulate` of the 50-site chain into a temporary file: wall time and the child's peak memory."""
+    import h5py
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "tfim50.h5"
+        cmd = [sys.executable, "-m", "qgen", "simulate", "--state", "tfim", "--n-qubits", "50", "--povm", "tetra"]
+        cmd += ["--samples", str(n_samples), "--seed", "1", "-o", str(path)]
+        env = {**__import__("os").environ, "OMP_NUM_THREADS": str(threads)}
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, env=env)
+        wall = time.perf_counter() - start
+        with h5py.File(path, "r") as f:
+            shape = f["outcomes"].shape
+        size = path.stat().st_size
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "samples": n_samples,
+        "rows_in_file": shape[0],
+        "wall_s": wall,
+        "samples_per_s": n_samples / wall,
+        "file_mib": size / 2**20,
+        "peak_rss_mib": peak,
+        "command": " ".join(cmd[1:]),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=200_000)
-    parser.add_argument("--reference-samples", type=int, default=200)
+    parser.add_argument("--samples", type=int, default=300_000, help="kernel samples at N = 50 (N = 1000: / 20)")
+    parser.add_argument("--reference-samples", type=int, default=500)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--large", type=int, default=1000, help="N of the second chain (0: skip)")
+    parser.add_argument("--stream", type=int, default=0, help="samples for the streaming run (0: skip)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--output", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    povm = POVM.named("tetra")
-    rows = []
+    result: dict = {"command": " ".join(["benchmarks/bench_mps_sampling.py"] + sys.argv[1:]), "chains": []}
+    if args.stream:
+        # First, so that RUSAGE_CHILDREN's maximum is this child's.
+        result["stream"] = stream(args.stream, args.threads)
+    ctx = multiprocessing.get_context("spawn")
     for n_qubits in [50] + ([args.large] if args.large else []):
-        state = tfim_mps(n_qubits, h=1.0)
-        meas = state.measured(povm, device=args.device)
-        gen = torch.Generator(args.device).manual_seed(0)
-        meas.sample(1000, generator=gen)  # warm-up
-        batched = _rate(lambda n, m=meas, g=gen: m.sample(n, generator=g), args.samples // (n_qubits // 50))
-        rng = np.random.default_rng(0)
-        n_ref = max(10, args.reference_samples // (n_qubits // 50))
-        ref = _rate(lambda n, s=state, r=rng: one_at_a_time(s, povm, n, r), n_ref)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        rows.append((n_qubits, state.bond_dimension, batched, ref, peak))
-    print(f"device {args.device}, torch threads {args.threads}, POVM tetra, TFIM h = 1 (open)")
-    print(f"{'N':>6} {'chi':>4} {'batched samples/s':>18} {'one-at-a-time/s':>16} {'ratio':>8} {'peak RSS MiB':>13}")
-    for n_qubits, chi, batched, ref, peak in rows:
-        print(f"{n_qubits:6d} {chi:4d} {batched:18.0f} {ref:16.1f} {batched / ref:8.0f} {peak:13.0f}")
+        scale = max(1, n_qubits // 50)
+        job = (n_qubits, args.samples // scale, max(5, args.reference_samples // scale), args.threads, args.device)
+        with ctx.Pool(1) as pool:
+            result["chains"].append(pool.apply(measure_chain, job))
+    print(f"device {args.device}, threads {args.threads}, POVM tetra, TFIM h = J = 1 (open)")
+    print(f"{'N':>6} {'chi':>4} {'kernel/s':>10} {'torch/s':>10} {'one-at-a-time/s':>16} {'ratio':>8} {'peak MiB':>9}")
+    for r in result["chains"]:
+        best = r.get("kernel_samples_per_s", r["torch_samples_per_s"])
+        r["ratio_to_one_at_a_time"] = best / r["one_at_a_time_samples_per_s"]
+        print(
+            f"{r['n_qubits']:6d} {r['chi']:4d} {r.get('kernel_samples_per_s', float('nan')):10.0f} "
+            f"{r['torch_samples_per_s']:10.0f} {r['one_at_a_time_samples_per_s']:16.2f} "
+            f"{r['ratio_to_one_at_a_time']:8.0f} {r['peak_rss_mib']:9.0f}"
+        )
+    if "stream" in result:
+        s = result["stream"]
+        print(
+            f"streaming {s['samples']:,} samples to HDF5: {s['wall_s']:.1f} s ({s['samples_per_s']:,.0f}/s), "
+            f"{s['rows_in_file']:,} rows, {s['file_mib']:.0f} MiB on disk, peak RSS {s['peak_rss_mib']:.0f} MiB"
+        )
+    if args.output:
+        write_json(result, args.output)
     return 0
 
 

@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=10, help="cosine schedule length and epoch cap")
     parser.add_argument("--patience", type=int, default=4)
+    parser.add_argument("--optimizer", default="adam", choices=["adam", "adamw"])
+    parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--max-train-minutes", type=float, default=30.0, help="stop training after this")
     parser.add_argument("--target", type=float, default=0.99)
     parser.add_argument("--monitor-samples", type=int, default=1_000, help="model samples per epoch's fidelity")
@@ -217,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     trainer = Trainer(
         model,
         lr=args.lr,
+        optimizer=args.optimizer,
+        weight_decay=args.weight_decay,
         batch_size=args.batch_size,
         epochs=args.epochs,
         schedule="cosine",
@@ -257,6 +261,8 @@ def main(argv: list[str] | None = None) -> None:
         "n_samples": args.n_samples,
         "training": {
             "lr": args.lr,
+            "optimizer": args.optimizer,
+            "weight_decay": args.weight_decay,
             "batch_size": args.batch_size,
             "epochs_max": args.epochs,
             "epochs_run": epochs_run,
