@@ -29,6 +29,19 @@ __all__ = ["KernelSampler"]
 _JIT = {"nogil": True, "cache": True, "fastmath": {"contract", "reassoc"}, "boundscheck": False}
 
 
+@numba.njit(inline="always", **_JIT)
+def _phi(y, j, k, complex_mps):  # pragma: no cover - compiled
+    """(Re phi_0, Im phi_0, Re phi_1, Im phi_1) at bond index k of sample j."""
+    if complex_mps:
+        return (
+            y[0, j, 0, k] - y[1, j, 2, k],
+            y[0, j, 2, k] + y[1, j, 0, k],
+            y[0, j, 1, k] - y[1, j, 3, k],
+            y[0, j, 3, k] + y[1, j, 1, k],
+        )
+    return y[0, j, 0, k], y[1, j, 0, k], y[0, j, 1, k], y[1, j, 1, k]
+
+
 @numba.njit(**_JIT)
 def _site_step(y, wr, wi, parent, u, site, out, l_next):  # pragma: no cover - compiled
     """y (2, n, C, chi): l A_i with rows (Re l, Im l) and columns (s, k) for a real MPS (C = 2) or
@@ -44,16 +57,7 @@ def _site_step(y, wr, wi, parent, u, site, out, l_next):  # pragma: no cover - c
         rho01r = 0.0
         rho01i = 0.0
         for k in range(chi):
-            if complex_mps:
-                a0 = y[0, j, 0, k] - y[1, j, 2, k]
-                b0 = y[0, j, 2, k] + y[1, j, 0, k]
-                a1 = y[0, j, 1, k] - y[1, j, 3, k]
-                b1 = y[0, j, 3, k] + y[1, j, 1, k]
-            else:
-                a0 = y[0, j, 0, k]
-                b0 = y[1, j, 0, k]
-                a1 = y[0, j, 1, k]
-                b1 = y[1, j, 1, k]
+            a0, b0, a1, b1 = _phi(y, j, k, complex_mps)
             rho00 += a0 * a0 + b0 * b0
             rho11 += a1 * a1 + b1 * b1
             rho01r += a0 * a1 + b0 * b1
@@ -87,16 +91,7 @@ def _site_step(y, wr, wi, parent, u, site, out, l_next):  # pragma: no cover - c
         c1r = wr[chosen, 1] * scale
         c1i = -wi[chosen, 1] * scale
         for k in range(chi):
-            if complex_mps:
-                a0 = y[0, j, 0, k] - y[1, j, 2, k]
-                b0 = y[0, j, 2, k] + y[1, j, 0, k]
-                a1 = y[0, j, 1, k] - y[1, j, 3, k]
-                b1 = y[0, j, 3, k] + y[1, j, 1, k]
-            else:
-                a0 = y[0, j, 0, k]
-                b0 = y[1, j, 0, k]
-                a1 = y[0, j, 1, k]
-                b1 = y[1, j, 1, k]
+            a0, b0, a1, b1 = _phi(y, j, k, complex_mps)
             l_next[0, j, k] = c0r * a0 - c0i * b0 + c1r * a1 - c1i * b1
             l_next[1, j, k] = c0r * b0 + c0i * a0 + c1r * b1 + c1i * a1
 
