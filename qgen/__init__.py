@@ -44,6 +44,7 @@ _LAZY = {
     "EmpiricalDistribution": "qgen.evaluation",
     "evaluate": "qgen.evaluation",
     "write_simulation": "qgen.simulate",
+    "Trainer": "qgen.train",
 }
 _SUBMODULES = ("noise", "states", "metrics", "observables", "models", "plots", "data")
 

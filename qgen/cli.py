@@ -114,8 +114,8 @@ def _add_evaluate(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from qgen.autotrain import train
     from qgen.data import load
-    from qgen.train import train
 
     out = _writable(Path(args.output))
     data = load(args.data)

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     import torch
     from torch.utils.data import TensorDataset
 
-    from qgen.datafile import FORMAT_NAME, FORMAT_VERSION, NO_SEED, MeasurementWriter, load, save
+    from qgen.datafile import FORMAT_NAME, FORMAT_VERSION, NO_SEED, MeasurementWriter, save
+    from qgen.datafile_reader import load
 
 __all__ = [
     "MeasurementData",
@@ -373,16 +374,17 @@ def _describe_reference(ref: dict[str, Any], prefix: str = "") -> str:
     return ", ".join(parts)
 
 
-# The file format lives in qgen.datafile, which imports this module; its public names are re-exported here on
-# first use (PEP 562), so that `from qgen.data import save, load` works in either import order without a cycle.
+# The file format lives in qgen.datafile and qgen.datafile_reader, which import this module; their public names
+# are re-exported here on first use (PEP 562), so that `from qgen.data import save, load` works in either import
+# order without a cycle.
 _DATAFILE_NAMES = ("save", "load", "MeasurementWriter", "FORMAT_NAME", "FORMAT_VERSION", "NO_SEED")
 
 
 def __getattr__(name: str) -> Any:
     if name in _DATAFILE_NAMES:
-        from qgen import datafile
+        from qgen import datafile, datafile_reader
 
-        value = getattr(datafile, name)
+        value = getattr(datafile_reader if name == "load" else datafile, name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'qgen.data' has no attribute {name!r}")

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qgen.datafile
+import qgen.datafile_reader
 from qgen.data import NO_SEED, MeasurementData, MeasurementWriter, load, save
 from qgen.errors import DataFormatError, MetricError
 from qgen.noise import apply_to_povm, depolarizing
@@ -295,7 +296,7 @@ def test_range_check_reads_in_blocks_and_names_the_absolute_row(tmp_path: Path, 
     save(data, path, chunk_rows=64)
     with h5py.File(path, "r+") as f:
         f["outcomes"][...] = outcomes
-    monkeypatch.setattr(qgen.datafile, "_READ_BYTES", 1000)  # many blocks of 4 chunks each
+    monkeypatch.setattr(qgen.datafile_reader, "_READ_BYTES", 1000)  # many blocks of 4 chunks each
     with pytest.raises(DataFormatError, match=r"/outcomes: expected values in \[0, 4\), found value 9 at row 4321"):
         load(path)
     with h5py.File(path, "r+") as f:

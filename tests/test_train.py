@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from qgen.errors import TrainingError
-from qgen.models import build, load
-from qgen.train import Trainer, default_settings, train
+from qgen.models import build
+from qgen.train import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -138,21 +138,6 @@ def test_resume_refuses_other_data(tmp_path: Path) -> None:
         Trainer.resume(tmp_path / "missing.ckpt")
 
 
-def test_checkpoint_and_model_file_rebuild_the_model(tmp_path: Path) -> None:
-    data = product_samples(1_000)
-    data[:, 3] = data[:, 3].clamp(max=2)  # symbol 3 never occurs; K must still come from the data set's POVM
-    measurement_data = SimpleNamespace(outcomes=data.numpy(), n_outcomes=4)
-    model = train("pixelcnn", measurement_data, seed=1, epochs=2, output=tmp_path / "m.pt", progress=False)
-    assert model.n_outcomes == 4
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt", "m.pt.ckpt"]
-    x = data[:50].long()
-    for file in ("m.pt", "m.pt.ckpt"):
-        loaded = load(tmp_path / file)
-        assert loaded.config == model.config
-        assert loaded.history["val_loss"] == model.history["val_loss"]
-        assert loaded.log_prob(x).equal(model.eval().log_prob(x))
-
-
 def test_early_stopping_restores_best_weights() -> None:
     # 40 training strings and a large learning rate: the model overfits and the held-out NLL rises.
     data = product_samples(400)
@@ -204,16 +189,6 @@ def test_bad_data_raises_training_error(data, options) -> None:
 def test_bad_settings_raise_training_error(options) -> None:
     with pytest.raises(TrainingError):
         Trainer(small("rnn"), **options)
-
-
-def test_default_settings_scale_with_data_size() -> None:
-    small_set, large_set = default_settings(1_000), default_settings(1_000_000)
-    assert small_set["batch_size"] < large_set["batch_size"]
-    assert small_set["epochs"] > large_set["epochs"]
-    for n in (10, 1_000, 100_000, 10_000_000):
-        s = default_settings(n)
-        steps = s["epochs"] * max(1, round(0.9 * n / s["batch_size"]))
-        assert 32 <= s["batch_size"] <= 512 and 20 <= s["epochs"] <= 500 and steps <= 500 * 10_000_000
 
 
 def _free_port() -> int:
