@@ -18,6 +18,7 @@ uniform u_i, and l <- <w_r|phi> / sqrt(P(r | a_<i)).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -119,11 +120,6 @@ class KernelSampler:
         self._parent = np.ascontiguousarray(parent, dtype=np.int64)
         self.n_qubits = len(tensors)
 
-    def work_floats(self) -> int:
-        """Float64 numbers of work space per sample: the product, two left vectors and the uniforms."""
-        width = max(self._chi)
-        return width * (2 * (4 if self._complex else 2) + 4) + self.n_qubits
-
     def sample_chunk(self, uniforms: np.ndarray) -> np.ndarray:
         """Samples (n, N) int64, one per row of uniforms (n, N) float64 in [0, 1)."""
         u = np.ascontiguousarray(uniforms, dtype=np.float64)
@@ -143,7 +139,7 @@ class KernelSampler:
             _site_step(y.reshape(2, n, cols, chi), self._wr, self._wi, self._parent, u, i, out, l)
         return out
 
-    def sample_chunks(self, uniform_chunks, workers: int):
+    def sample_chunks(self, uniform_chunks: Iterable[np.ndarray], workers: int) -> Iterator[np.ndarray]:
         """Samples for each (n_c, N) array of uniforms that the iterable yields, in order, on `workers`
         threads; at most `workers` chunks are in flight, so memory stays bounded for any total."""
         from threadpoolctl import threadpool_limits
