@@ -40,7 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MPSMeasurement", "refine_povm"]
 
-# Float64 numbers one sampling chunk may hold in flight (32 MiB), which bounds memory for any n.
+# Float64 numbers one sampling chunk may hold in flight (32 MiB), which bounds memory for any n; the CPU
+# kernel's chunks are smaller (8 MiB), the best of the sizes benchmarks/bench_mps_sampling.py was run with.
 _CHUNK_FLOATS = 1 << 22
 _KERNEL_CHUNK_FLOATS = 1 << 20
 
@@ -78,7 +79,8 @@ class MPSMeasurement(Measurement):
         povm: a POVM or a POVM name.
         noise: a local channel applied before the measurement (folded into the POVM), or None.
         device: torch device for every contraction (None: CPU; "cuda"; "auto").
-        chunk_size: samples per internal batch of `sample` (None: sized to the work space, see below).
+        chunk_size: samples per internal batch of `sample` (None: about 8 MiB of work space on the CPU kernel,
+            32 MiB on the torch path).
         sampler: "auto" (the fused CPU kernel of qgen.states.mps_kernels on the CPU, the torch path
             elsewhere), "kernel" (CPU only) or "torch". Both give the same bits for the same generator.
     """
@@ -120,7 +122,6 @@ class MPSMeasurement(Measurement):
         self._complex_tensors: list[torch.Tensor] | None = None
         chi = max(self._chi + [t.shape[0] for t in state.tensors])
         if self._use_kernel():
-            # Chunks that stay in the core's cache (measured best by benchmarks/bench_mps_sampling.py).
             auto = _KERNEL_CHUNK_FLOATS // (chi * (2 * (2 if self._real else 4) + 4) + self.n_qubits)
         else:
             auto = _CHUNK_FLOATS // (chi * (6 + 2 * len(parent)) + self.n_qubits)
