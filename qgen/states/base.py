@@ -161,7 +161,7 @@ class Measurement(ABC):
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n exact samples, an int64 tensor of shape (n, N); the same generator state gives the same bits.
 
-        For dense states the bits depend on n as well as on the generator: the first m rows of sample(n) are
+        For dense states the bits can depend on n as well as on the generator: the first m rows of sample(n) are
         not sample(m), because the sampler draws site by site across the whole batch; take subsets of one draw,
         not new draws. MPS measurements draw their uniforms sample by sample, so there the first m rows of
         sample(n) are sample(m), whatever the chunk size and thread count.
