@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import resource
 import subprocess
 import sys
@@ -94,7 +95,7 @@ def stream(n_samples: int, threads: int) -> dict:
         path = Path(tmp) / "tfim50.h5"
         cmd = [sys.executable, "-m", "qgen", "simulate", "--state", "tfim", "--n-qubits", "50", "--povm", "tetra"]
         cmd += ["--samples", str(n_samples), "--seed", "1", "-o", str(path)]
-        env = {**__import__("os").environ, "OMP_NUM_THREADS": str(threads)}
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
         start = time.perf_counter()
         subprocess.run(cmd, check=True, env=env)
         wall = time.perf_counter() - start

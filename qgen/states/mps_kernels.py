@@ -101,24 +101,21 @@ class KernelSampler:
     """Exact ancestral sampler of a right-canonical, unit-norm MPS on the CPU.
 
     Args:
-        tensors: the MPS tensors, (chi_l, 2, chi_r) each.
+        mats: per site, the tensor (chi_l, 2, chi_r) as a float64 (chi_l, 2 chi_r) matrix for a real MPS, or
+            (chi_l, 4 chi_r) with the real parts' columns first for a complex one (MPSMeasurement's layout).
+        chi: the right bond dimension of every site.
         pieces: (R, 2) complex rank-1 POVM pieces |w_r> (qgen.states.mps_measurement.refine_povm).
         parent: (R,) the POVM outcome each piece reports.
     """
 
-    def __init__(self, tensors: list[np.ndarray], pieces: np.ndarray, parent: np.ndarray) -> None:
-        self._complex = any(np.iscomplexobj(t) and np.any(t.imag) for t in tensors)
-        self._mats = []
-        for t in tensors:
-            m = np.asarray(t).reshape(t.shape[0], -1)
-            if self._complex:
-                m = np.concatenate([m.real, m.imag], axis=1)
-            self._mats.append(np.ascontiguousarray(m.real, dtype=np.float64))
-        self._chi = [t.shape[2] for t in tensors]
+    def __init__(self, mats: list[np.ndarray], chi: list[int], pieces: np.ndarray, parent: np.ndarray) -> None:
+        self._mats = [np.ascontiguousarray(m, dtype=np.float64) for m in mats]
+        self._chi = list(chi)
+        self._cols = self._mats[0].shape[1] // self._chi[0]
         self._wr = np.ascontiguousarray(pieces.real, dtype=np.float64)
         self._wi = np.ascontiguousarray(pieces.imag, dtype=np.float64)
         self._parent = np.ascontiguousarray(parent, dtype=np.int64)
-        self.n_qubits = len(tensors)
+        self.n_qubits = len(mats)
 
     def sample_chunk(self, uniforms: np.ndarray) -> np.ndarray:
         """Samples (n, N) int64, one per row of uniforms (n, N) float64 in [0, 1)."""
@@ -126,7 +123,7 @@ class KernelSampler:
         n = u.shape[0]
         out = np.empty((n, self.n_qubits), dtype=np.int64)
         width = max(self._chi)
-        cols = 4 if self._complex else 2
+        cols = self._cols
         y_buf = np.empty(2 * n * cols * width)
         l_bufs = (np.empty(2 * n * width), np.empty(2 * n * width))
         l = np.zeros((2, n, 1))

@@ -241,7 +241,8 @@ class MPSMeasurement(Measurement):
         if self._kernel is None:
             from qgen.states.mps_kernels import KernelSampler  # numba: imported when first needed
 
-            self._kernel = KernelSampler(self.state.tensors, self._pieces, self._parent.cpu().numpy())
+            mats = [m.numpy() for m in self._mats]
+            self._kernel = KernelSampler(mats, self._chi, self._pieces, self._parent.cpu().numpy())
         uniforms = (self._uniforms(size, generator).cpu().numpy() for size in sizes)
         for chunk in self._kernel.sample_chunks(uniforms, workers=torch.get_num_threads()):
             yield torch.from_numpy(chunk)
