@@ -47,12 +47,12 @@ from typing import Any
 
 import torch
 
-from qgen.evaluation import write_json
+from qgen.data.simulation import simulate
 from qgen.metrics import classical_fidelity
 from qgen.models import build
-from qgen.simulate import simulate
+from qgen.report.evaluation import write_json
 from qgen.states import ghz
-from qgen.train import Trainer
+from qgen.train.trainer import Trainer
 
 __all__ = ["main", "PAPER_RNN", "MODEL_PRESETS", "scan_cell"]
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from qgen.evaluation import write_json
-from qgen.povm import POVM
+from qgen.measurement.mps import MPSMeasurement
+from qgen.measurement.povm import POVM
+from qgen.report.evaluation import write_json
 from qgen.states.dmrg import tfim_mps
-from qgen.states.mps import MPSMeasurement, MPSState
+from qgen.states.mps import MPSState
 
 __all__ = ["one_at_a_time", "main"]
 

@@ -39,15 +39,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from qgen.evaluation import write_json
+from qgen.data.simulation import simulate
+from qgen.measurement.povm import POVM
 from qgen.metrics import classical_fidelity
+from qgen.metrics.observables import correlation_matrix, magnetization
 from qgen.models import build
-from qgen.observables import correlation_matrix, magnetization
-from qgen.povm import POVM
-from qgen.simulate import simulate
+from qgen.report.evaluation import write_json
 from qgen.states import tfim
 from qgen.states.reference import reference_values
-from qgen.train import Trainer
+from qgen.train.trainer import Trainer
 
 __all__ = ["main", "MODEL_PRESETS"]
 

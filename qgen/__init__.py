@@ -15,7 +15,7 @@ from qgen.errors import (
     StateError,
     TrainingError,
 )
-from qgen.povm import POVM
+from qgen.measurement.povm import POVM
 
 __version__ = "0.1.0"
 
@@ -27,12 +27,12 @@ _LAZY = {
     "load": "qgen.data",
     "MeasurementWriter": "qgen.data",
     "BasisSamplingWarning": "qgen.data",
-    "import_qucumber": "qgen.importers",
-    "import_outcomes": "qgen.importers",
-    "import_state_vector_text": "qgen.importers",
-    "import_density_matrix_text": "qgen.importers",
-    "reconstruct_density_matrix": "qgen.reconstruction",
-    "simulate": "qgen.simulate",
+    "import_qucumber": "qgen.data",
+    "import_outcomes": "qgen.data",
+    "import_state_vector_text": "qgen.data",
+    "import_density_matrix_text": "qgen.data",
+    "reconstruct_density_matrix": "qgen.metrics",
+    "simulate": "qgen.data",
     "classical_fidelity": "qgen.metrics",
     "kl_divergence": "qgen.metrics",
     "reverse_kl": "qgen.metrics",
@@ -41,12 +41,26 @@ _LAZY = {
     "correlation_matrix": "qgen.metrics",
     "magnetization": "qgen.metrics",
     "Estimate": "qgen.metrics",
-    "EmpiricalDistribution": "qgen.evaluation",
-    "evaluate": "qgen.evaluation",
-    "write_simulation": "qgen.simulate",
+    "EmpiricalDistribution": "qgen.metrics",
+    "evaluate": "qgen.report",
+    "write_simulation": "qgen.data",
     "Trainer": "qgen.train",
 }
-_SUBMODULES = ("noise", "states", "metrics", "observables", "models", "plots", "data")
+# Subpackages and modules reachable as attributes of `qgen` (imported on first use).
+_SUBMODULES = {
+    "states": "qgen.states",
+    "measurement": "qgen.measurement",
+    "noise": "qgen.measurement.noise",
+    "data": "qgen.data",
+    "models": "qgen.models",
+    "backends": "qgen.backends",
+    "train": "qgen.train",
+    "metrics": "qgen.metrics",
+    "observables": "qgen.metrics.observables",
+    "report": "qgen.report",
+    "plots": "qgen.report.plots",
+    "reproduce": "qgen.reproduce",
+}
 
 __all__ = [
     "POVM",
@@ -68,7 +82,7 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     elif name in _SUBMODULES:
-        value = importlib.import_module(f"qgen.{name}")
+        value = importlib.import_module(_SUBMODULES[name])
     else:
         raise AttributeError(f"module 'qgen' has no attribute {name!r}")
     globals()[name] = value

@@ -44,7 +44,7 @@ def _writable(path: Path) -> Path:
 
 def cmd_simulate(args: argparse.Namespace) -> int:
     from qgen import noise as qnoise
-    from qgen.simulate import write_simulation
+    from qgen.data.simulation import write_simulation
 
     out = _writable(Path(args.output))
     channel = qnoise.parse(args.noise) if args.noise else None
@@ -72,14 +72,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from qgen.demo import run_demo
+    from qgen.report.demo import run_demo
 
     run_demo(Path(args.output), quick=args.quick)
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from qgen.evaluation import run_evaluate
+    from qgen.report.evaluation import run_evaluate
 
     _writable(Path(args.json))
     if args.plots:
@@ -114,8 +114,8 @@ def _add_evaluate(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from qgen.autotrain import train
     from qgen.data import load
+    from qgen.train.defaults import train
 
     out = _writable(Path(args.output))
     data = load(args.data)
@@ -210,7 +210,7 @@ def _add_sample(sub: Any) -> None:
 
 
 def _add_simulate(sub: Any) -> None:
-    from qgen.povm import NAMED_POVMS
+    from qgen.measurement.povm import NAMED_POVMS
 
     p = sub.add_parser("simulate", help="measure a target state and write a data set (HDF5)")
     p.add_argument("--state", required=True, choices=["tfim", "xxz", "ghz", "w", "product", "graph"])

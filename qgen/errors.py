@@ -11,6 +11,7 @@ __all__ = [
     "ModelError",
     "TrainingError",
     "MetricError",
+    "OutcomeError",
 ]
 
 
@@ -44,3 +45,7 @@ class TrainingError(QgenError, RuntimeError):
 
 class MetricError(QgenError, ValueError):
     """An evaluation was asked for something ill-posed (mismatched sizes, too many strings to enumerate)."""
+
+
+class OutcomeError(QgenError, ValueError):
+    """A batch of outcome strings is malformed: not integers, wrong shape, or a symbol outside [0, K)."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from qgen.autotrain import default_settings, train
 from qgen.models import load
+from qgen.train.defaults import default_settings, train
 from tests.test_train import product_samples
 
 

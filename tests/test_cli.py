@@ -148,7 +148,7 @@ def test_mps_data_set_carries_its_mps_and_evaluates_without_dmrg(tmp_path, monke
     data = load(out)
     assert sorted(data.reference["mps"]) == [f"site_{i:03d}" for i in range(20)]
     assert np.allclose(data.reference["correlation_zz"], 1.0)
-    from qgen.evaluation import evaluate, target_of
+    from qgen.report.evaluation import evaluate, target_of
 
     target = target_of(data)
     assert target.n_qubits == 20 and target.expectation("Z" * 2 + "I" * 18) == pytest.approx(1.0, abs=1e-12)

@@ -14,12 +14,13 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import qgen.datafile
-import qgen.datafile_reader
+import qgen.data.reader
+import qgen.data.writer
+import qgen.files
 from qgen.data import NO_SEED, MeasurementData, MeasurementWriter, load, save
 from qgen.errors import DataFormatError, MetricError
-from qgen.noise import apply_to_povm, depolarizing
-from qgen.povm import POVM
+from qgen.measurement.noise import apply_to_povm, depolarizing
+from qgen.measurement.povm import POVM
 
 
 def make_data(n: int = 200, n_qubits: int = 3, povm: str = "pauli4", seed: int = 0, **kwargs: Any) -> MeasurementData:
@@ -152,7 +153,7 @@ def test_failed_save_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkey
     path = tmp_path / "data.h5"
     save(make_data(seed=1), path)
     before = path.read_bytes()
-    monkeypatch.setattr(qgen.datafile, "_write_group", _failing_write_group)
+    monkeypatch.setattr(qgen.data.writer, "_write_group", _failing_write_group)
     with pytest.raises(RuntimeError, match="simulated crash"):
         save(make_data(seed=2), path)
     assert path.read_bytes() == before
@@ -168,7 +169,7 @@ def test_failed_rename_leaves_the_old_file_and_no_temporary(tmp_path: Path, monk
     def failing_replace(src: Any, dst: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(qgen.datafile.os, "replace", failing_replace)
+    monkeypatch.setattr(qgen.files.os, "replace", failing_replace)
     with pytest.raises(DataFormatError, match="No space left") as err:
         save(make_data(seed=2), path)
     assert str(path) in str(err.value)
@@ -296,7 +297,7 @@ def test_range_check_reads_in_blocks_and_names_the_absolute_row(tmp_path: Path, 
     save(data, path, chunk_rows=64)
     with h5py.File(path, "r+") as f:
         f["outcomes"][...] = outcomes
-    monkeypatch.setattr(qgen.datafile_reader, "_READ_BYTES", 1000)  # many blocks of 4 chunks each
+    monkeypatch.setattr(qgen.data.reader, "_READ_BYTES", 1000)  # many blocks of 4 chunks each
     with pytest.raises(DataFormatError, match=r"/outcomes: expected values in \[0, 4\), found value 9 at row 4321"):
         load(path)
     with h5py.File(path, "r+") as f:

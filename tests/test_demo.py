@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from qgen.demo import run_demo
+from qgen.report.demo import run_demo
 
 
 def test_quick_demo_writes_data_model_report_and_figures(tmp_path, capsys):

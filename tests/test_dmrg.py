@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from qgen.noise import depolarizing
+from qgen.measurement.noise import depolarizing
 from qgen.states import dmrg
 from qgen.states.dmrg import cache_key, tfim_mps, xxz_mps
 from qgen.states.free_fermions import tfim_free_fermion_correlators, tfim_free_fermion_energy

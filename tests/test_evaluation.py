@@ -11,7 +11,7 @@ import torch
 
 from qgen.data import MeasurementData, save
 from qgen.errors import MetricError
-from qgen.evaluation import EmpiricalDistribution, evaluate, exact_observables, run_evaluate, write_json
+from qgen.report.evaluation import EmpiricalDistribution, evaluate, exact_observables, run_evaluate, write_json
 from qgen.states.dense import DenseState
 from tests.test_metrics import tfim_hamiltonian_dict, tfim_vector
 
@@ -67,7 +67,7 @@ def test_exact_observables_against_dense_state(target):
 def _dense_h(n, h):
     from functools import reduce
 
-    from qgen.povm import PAULI
+    from qgen.measurement.povm import PAULI
 
     out = np.zeros((2**n, 2**n), dtype=complex)
     for s, c in tfim_hamiltonian_dict(n, h).items():

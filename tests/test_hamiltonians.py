@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qgen import StateError
-from qgen.importers import import_state_vector_text
+from qgen.data.importers import import_state_vector_text
 from qgen.states import from_spec, tfim, tfim_hamiltonian, xxz
 from qgen.states.hamiltonians import ground_state, xxz_hamiltonian
 from tests.test_states_dense import pauli_matrix_of

@@ -9,15 +9,15 @@ import pytest
 from scipy.stats import chisquare
 
 from qgen.data import BasisSamplingWarning, load, save
-from qgen.errors import DataFormatError, POVMError
-from qgen.importers import (
+from qgen.data.importers import (
     computational_povm,
     import_density_matrix_text,
     import_outcomes,
     import_qucumber,
     import_state_vector_text,
 )
-from qgen.povm import POVM
+from qgen.errors import DataFormatError, POVMError
+from qgen.measurement.povm import POVM
 
 QUCUMBER = Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "qucumber"
 needs_qucumber = pytest.mark.skipif(

@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from qgen.errors import MetricError
+from qgen.measurement.noise import depolarizing
+from qgen.measurement.povm import PAULI, POVM
 from qgen.metrics import (
     EmpiricalDistribution,
     Estimate,
@@ -23,9 +25,7 @@ from qgen.metrics import (
     quantum_fidelity,
     reverse_kl,
 )
-from qgen.noise import depolarizing
-from qgen.observables import pauli_coefficients
-from qgen.povm import PAULI, POVM
+from qgen.metrics.observables import pauli_coefficients
 from qgen.states.dense import DenseState
 from qgen.states.mps import MPSState
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-import qgen.models.base as base
+import qgen.models.autoregressive as base
 from qgen.errors import ModelError
 from qgen.models import MODELS, AutoregressiveModel, PixelCNN, build, load, register, save
 

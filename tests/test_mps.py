@@ -9,13 +9,14 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from qgen.errors import StateError
-from qgen.noise import amplitude_damping, depolarizing
-from qgen.povm import NAMED_POVMS, POVM
+from qgen.errors import OutcomeError, StateError
+from qgen.measurement.mps import MPSMeasurement
+from qgen.measurement.noise import amplitude_damping, depolarizing
+from qgen.measurement.povm import NAMED_POVMS, POVM
 from qgen.states.dense import DenseState
 from qgen.states.exact_mps import ghz_mps, graph_mps
 from qgen.states.library import ghz, graph
-from qgen.states.mps import MPSMeasurement, MPSState
+from qgen.states.mps import MPSState
 
 NOISES = {"ideal": None, "depolarizing": depolarizing(0.1), "amplitude_damping": amplitude_damping(0.2)}
 
@@ -192,7 +193,7 @@ def test_bad_input_raises_state_error() -> None:
         MPSState([np.zeros((1, 2, 1)), np.ones((1, 2, 1))])
     with pytest.raises(StateError, match="Pauli string"):
         ghz_mps(3).expectation("ZZ")
-    with pytest.raises(StateError):
+    with pytest.raises(OutcomeError):
         ghz_mps(3).measured("tetra").log_prob([[0, 1, 4]])
     with pytest.raises(StateError, match="sampler"):
         MPSMeasurement(ghz_mps(3), "tetra", sampler="numba")

@@ -10,7 +10,7 @@ import qutip
 
 from qgen import NoiseError
 from qgen import noise as qn
-from qgen.povm import POVM
+from qgen.measurement.povm import POVM
 from qgen.states import DenseState
 from tests.conftest import random_density_matrix
 

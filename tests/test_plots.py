@@ -7,7 +7,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from qgen.errors import MetricError
-from qgen.plots import (
+from qgen.report.plots import (
     correlation_by_distance,
     plot_correlation_matrix,
     plot_correlation_vs_distance,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qgen import POVM, POVMError
-from qgen.povm import NAMED_POVMS, PAULI
+from qgen.measurement.povm import NAMED_POVMS, PAULI
 
 
 def test_pauli4_inverse_overlap_and_z_coefficients():

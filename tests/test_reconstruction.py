@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qgen import POVMError
-from qgen.reconstruction import reconstruct_density_matrix
+from qgen.metrics.reconstruction import reconstruct_density_matrix
 from qgen.states import DenseState
 from tests.conftest import random_density_matrix
 from tests.test_states_dense import pauli_matrix_of

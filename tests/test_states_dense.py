@@ -11,8 +11,9 @@ import torch
 from scipy.stats import chisquare
 
 from qgen import StateError
-from qgen.noise import amplitude_damping, depolarizing
-from qgen.povm import NAMED_POVMS, PAULI
+from qgen.errors import OutcomeError
+from qgen.measurement.noise import amplitude_damping, depolarizing
+from qgen.measurement.povm import NAMED_POVMS, PAULI
 from qgen.states import DenseState, from_qutip, ghz, graph, product, w
 from tests.conftest import random_density_matrix, random_vector
 
@@ -156,11 +157,11 @@ def test_invalid_states_raise(kwargs, message):
 
 def test_bad_outcomes_and_observables_raise():
     m = ghz(3).measured("tetra")
-    with pytest.raises(StateError, match=r"shape \(n, 3\)"):
+    with pytest.raises(OutcomeError, match=r"shape \(n, 3\)"):
         m.log_prob(torch.zeros(2, 4, dtype=torch.int64))
-    with pytest.raises(StateError, match=r"\[0, 4\)"):
+    with pytest.raises(OutcomeError, match=r"\[0, 4\)"):
         m.log_prob(torch.tensor([[0, 1, 4]]))
-    with pytest.raises(StateError, match="integers"):
+    with pytest.raises(OutcomeError, match="integers"):
         m.log_prob(torch.zeros(2, 3))
     with pytest.raises(StateError, match="exactly 3 letters"):
         ghz(3).expectation("XX")

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qgen.errors import ModelError
-from qgen.models.base import AutoregressiveModel
+from qgen.models.autoregressive import AutoregressiveModel
 
 __all__ = ["Transformer"]
 

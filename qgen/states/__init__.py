@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from qgen.states.base import Measurement, State, all_outcomes, parse_observable
-from qgen.states.dense import DenseMeasurement, DenseState
+from qgen.pauli import parse_observable
+from qgen.states.base import State
+from qgen.states.dense import DenseState
 from qgen.states.dmrg import tfim_mps, xxz_mps
 from qgen.states.exact_mps import ghz_mps, graph_mps
 from qgen.states.free_fermions import tfim_free_fermion_correlators, tfim_free_fermion_energy
 from qgen.states.hamiltonians import hamiltonian_of, tfim_hamiltonian, xxz_hamiltonian
-from qgen.states.library import STATE_NAMES, from_spec, ghz, graph, product, tfim, w, xxz
-from qgen.states.mps import MPSMeasurement, MPSState
+from qgen.states.library import (
+    STATE_NAMES,
+    from_density_matrix,
+    from_qutip,
+    from_spec,
+    from_vector,
+    ghz,
+    graph,
+    product,
+    tfim,
+    w,
+    xxz,
+)
+from qgen.states.mps import MPSState
 from qgen.states.mps_io import from_quimb, from_tenpy, load_mps, mps_from_text, paper_tfim_to_qgen, save_mps, to_quimb
 from qgen.states.reference import reference_values
 
 __all__ = [
     "State",
-    "Measurement",
     "DenseState",
-    "DenseMeasurement",
     "MPSState",
-    "MPSMeasurement",
     "mps_from_text",
     "paper_tfim_to_qgen",
     "from_quimb",
@@ -47,22 +57,6 @@ __all__ = [
     "tfim_hamiltonian",
     "xxz_hamiltonian",
     "hamiltonian_of",
-    "all_outcomes",
     "parse_observable",
     "STATE_NAMES",
 ]
-
-
-def from_vector(vector, *, normalize: bool = False) -> DenseState:
-    """A pure target from a state vector of length 2^N (site 0 most significant)."""
-    return DenseState.normalized(vector) if normalize else DenseState(vector=vector)
-
-
-def from_density_matrix(rho) -> DenseState:
-    """A mixed target from a 2^N x 2^N density matrix."""
-    return DenseState(density_matrix=rho)
-
-
-def from_qutip(qobj) -> DenseState:
-    """A target from a qutip ket or density matrix."""
-    return DenseState.from_qutip(qobj)

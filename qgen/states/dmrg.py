@@ -22,7 +22,6 @@ the ones asked for.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from qgen.errors import StateError
+from qgen.files import atomic_write
 from qgen.states.mps import MPSState
 
 __all__ = ["tfim_mps", "xxz_mps", "dmrg_ground_state", "cache_dir", "data_dir", "cache_key"]
@@ -98,17 +98,9 @@ def _store(state: MPSState, name: str, attrs: dict[str, Any]) -> Path:
 
     folder = cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update(attrs)
-            save_mps(state, f.create_group("mps"))
-        os.chmod(tmp, 0o644)  # mkstemp makes owner-only files; a cache is meant to be shared like any data file
-        os.replace(tmp, folder / name)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_write(folder / name) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update(attrs)
+        save_mps(state, f.create_group("mps"))
     return folder / name
 
 

@@ -12,7 +12,20 @@ from qgen.states.base import State
 from qgen.states.dense import DenseState
 from qgen.states.hamiltonians import check_boundary, ground_state, tfim_ground_state, xxz_hamiltonian
 
-__all__ = ["ghz", "w", "product", "graph", "tfim", "xxz", "from_spec", "STATE_NAMES", "DENSE_LIMIT"]
+__all__ = [
+    "ghz",
+    "w",
+    "product",
+    "graph",
+    "tfim",
+    "xxz",
+    "from_spec",
+    "STATE_NAMES",
+    "DENSE_LIMIT",
+    "from_vector",
+    "from_density_matrix",
+    "from_qutip",
+]
 
 STATE_NAMES = ("tfim", "xxz", "ghz", "w", "product", "graph")
 # Largest chain that "auto" treats with a dense vector; ground states need Lanczos beyond this, so "auto"
@@ -199,3 +212,18 @@ def from_spec(spec: dict[str, Any], *, representation: str = "auto") -> State:
     except (KeyError, TypeError) as exc:
         raise StateError(f"state spec {spec!r} is incomplete or has unknown fields: {exc}") from None
     raise StateError(f"unknown state name {name!r} in spec: expected one of {', '.join(STATE_NAMES)}")
+
+
+def from_vector(vector: Any, *, normalize: bool = False) -> DenseState:
+    """A pure target from a state vector of length 2^N (site 0 most significant)."""
+    return DenseState.normalized(vector) if normalize else DenseState(vector=vector)
+
+
+def from_density_matrix(rho: Any) -> DenseState:
+    """A mixed target from a 2^N x 2^N density matrix."""
+    return DenseState(density_matrix=rho)
+
+
+def from_qutip(qobj: Any) -> DenseState:
+    """A target from a qutip ket or density matrix."""
+    return DenseState.from_qutip(qobj)

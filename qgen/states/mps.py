@@ -14,18 +14,21 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from qgen.errors import StateError
-from qgen.noise import Channel
-from qgen.povm import PAULI, POVM
+from qgen.pauli import PAULI
 from qgen.states.base import State, parse_observable
-from qgen.states.mps_measurement import MPSMeasurement
 
-__all__ = ["MPSState", "MPSMeasurement", "DENSE_LIMIT"]
+if TYPE_CHECKING:
+    from qgen.measurement.mps import MPSMeasurement
+    from qgen.measurement.noise import Channel
+    from qgen.measurement.povm import POVM
+
+__all__ = ["MPSState", "DENSE_LIMIT"]
 
 # Largest N that to_dense and from_dense handle (2^24 complex128 amplitudes: 256 MiB).
 DENSE_LIMIT = 24
@@ -218,6 +221,8 @@ class MPSState(State):
         Returns:
             an MPSMeasurement (exact log_prob, batched sampler) on `device` (None: CPU; "cuda"; "auto").
         """
+        from qgen.measurement.mps import MPSMeasurement  # the one arrow back: measurement imports states
+
         return MPSMeasurement(self, povm, noise, device=device)
 
     def torch_tensors(self, device: torch.device) -> list[torch.Tensor]:

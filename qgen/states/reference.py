@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from qgen.errors import StateError
-from qgen.povm import PAULI
+from qgen.pauli import PAULI
 from qgen.states.base import State
 from qgen.states.hamiltonians import hamiltonian_of
 from qgen.states.mps import MPSState

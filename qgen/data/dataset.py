@@ -1,4 +1,4 @@
-"""Measurement data sets: the MeasurementData container, its fields validated; the file format is qgen.datafile."""
+"""Measurement data sets: the MeasurementData container with its fields validated (files: writer.py, reader.py)."""
 
 from __future__ import annotations
 
@@ -11,31 +11,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qgen.errors import DataFormatError, MetricError
-from qgen.povm import POVM
+from qgen.measurement.povm import POVM
+from qgen.strings import MAX_ENUMERATION
 
 if TYPE_CHECKING:
     import torch
     from torch.utils.data import TensorDataset
 
-    from qgen.datafile import FORMAT_NAME, FORMAT_VERSION, NO_SEED, MeasurementWriter, save
-    from qgen.datafile_reader import load
-
-__all__ = [
-    "MeasurementData",
-    "MeasurementWriter",
-    "save",
-    "load",
-    "BasisSamplingWarning",
-    "FORMAT_NAME",
-    "FORMAT_VERSION",
-    "NO_SEED",
-    "BASIS_LETTERS",
-]
+__all__ = ["MeasurementData", "BasisSamplingWarning", "BASIS_LETTERS"]
 
 # Codes of the measurement settings in `bases`: 0 = Z, 1 = X, 2 = Y.
 BASIS_LETTERS = "ZXY"
-# Largest K^N that empirical_distribution builds (float64: 512 MiB).
-_MAX_ENUMERATION = 2**26
 
 
 class BasisSamplingWarning(UserWarning):
@@ -308,8 +294,8 @@ class MeasurementData:
     def empirical_distribution(self) -> np.ndarray:
         """Relative frequencies of all K^N outcome strings, shape (K^N,), site 0 the most significant digit."""
         k, n = self.n_outcomes, self.n_qubits
-        if k**n > _MAX_ENUMERATION:
-            raise MetricError(f"empirical_distribution: K^N = {k}^{n} strings exceeds the limit {_MAX_ENUMERATION}")
+        if k**n > MAX_ENUMERATION:
+            raise MetricError(f"empirical_distribution: K^N = {k}^{n} strings exceeds the limit {MAX_ENUMERATION}")
         if self.n_samples == 0:
             raise MetricError("empirical_distribution: the data set has no samples")
         index = np.zeros(self.n_samples, dtype=np.int64)
@@ -372,23 +358,3 @@ def _describe_reference(ref: dict[str, Any], prefix: str = "") -> str:
         else:
             parts.append(f"{prefix}{key} {value.shape}" if value.ndim else f"{prefix}{key} = {value.item():.12g}")
     return ", ".join(parts)
-
-
-# The file format lives in qgen.datafile and qgen.datafile_reader, which import this module; their public names
-# are re-exported here on first use (PEP 562), so that `from qgen.data import save, load` works in either import
-# order without a cycle.
-_DATAFILE_NAMES = ("save", "load", "MeasurementWriter", "FORMAT_NAME", "FORMAT_VERSION", "NO_SEED")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _DATAFILE_NAMES:
-        from qgen import datafile, datafile_reader
-
-        value = getattr(datafile_reader if name == "load" else datafile, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'qgen.data' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_DATAFILE_NAMES})

@@ -10,10 +10,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from qgen.data import BASIS_LETTERS, MeasurementData, _first_bad
-from qgen.datafile import FORMAT_NAME, FORMAT_VERSION, NO_SEED
+from qgen.data.dataset import BASIS_LETTERS, MeasurementData, _first_bad
+from qgen.data.writer import FORMAT_NAME, FORMAT_VERSION, NO_SEED
 from qgen.errors import DataFormatError, POVMError
-from qgen.povm import POVM
+from qgen.measurement.povm import POVM
 
 __all__ = ["load"]
 

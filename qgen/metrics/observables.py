@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from qgen.distributions import outcomes_array
 from qgen.errors import MetricError, StateError
-from qgen.povm import POVM
-from qgen.states.base import parse_observable
+from qgen.measurement.povm import POVM
+from qgen.metrics.distributions import outcomes_array
+from qgen.pauli import parse_observable
 
 __all__ = ["expectation", "correlation_matrix", "magnetization", "pauli_coefficients"]
 

@@ -11,7 +11,9 @@ import torch
 from torch import Tensor
 
 from qgen.errors import ModelError, TrainingError
-from qgen.models import GenerativeModel, atomic_torch_save, from_config
+from qgen.models.base import GenerativeModel
+from qgen.models.io import atomic_torch_save
+from qgen.models.registry import from_config
 
 __all__ = [
     "CHECKPOINT_FORMAT",

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from qgen.errors import POVMError
-from qgen.povm import POVM
+from qgen.measurement.povm import POVM
 
 __all__ = ["reconstruct_density_matrix"]
 

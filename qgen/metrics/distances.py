@@ -3,8 +3,7 @@
 The two arguments p and q are anything with `log_prob`, `sample`, `n_qubits` and `n_outcomes`: a target's
 `Measurement`, a `GenerativeModel`, an `EmpiricalDistribution`. What their `log_prob` means is read from
 their `likelihood` attribute ("exact" when absent): distributions with an exact likelihood are enumerated or
-importance-weighted; the others are evaluated through their samples. This module also re-exports the
-dual-frame observables and the quantum fidelity, so `qgen.metrics` is the one place to import them from.
+importance-weighted; the others are evaluated through their samples.
 
 Definitions (Carrasquilla, Torlai, Melko, Aolita, Nat. Mach. Intell. 1, 155 (2019), Methods):
 classical fidelity F(p, q) = sum_a sqrt(p(a) q(a)) in [0, 1]; KL(p || q) = sum_a p(a) log(p(a) / q(a)).
@@ -19,8 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from qgen.distributions import (
-    EmpiricalDistribution,
+from qgen.errors import MetricError
+from qgen.metrics.distributions import (
     as_generator,
     check_enumerable,
     draw,
@@ -29,25 +28,9 @@ from qgen.distributions import (
     log_prob64,
     outcome_probabilities,
 )
-from qgen.errors import MetricError
-from qgen.estimate import Estimate, sample_mean
-from qgen.observables import correlation_matrix, expectation, magnetization
-from qgen.state_fidelity import project_to_physical, quantum_fidelity, uhlmann_fidelity
+from qgen.metrics.estimate import Estimate, sample_mean
 
-__all__ = [
-    "Estimate",
-    "EmpiricalDistribution",
-    "classical_fidelity",
-    "kl_divergence",
-    "reverse_kl",
-    "expectation",
-    "correlation_matrix",
-    "magnetization",
-    "quantum_fidelity",
-    "project_to_physical",
-    "uhlmann_fidelity",
-    "AUTO_ENUMERATION",
-]
+__all__ = ["classical_fidelity", "kl_divergence", "reverse_kl", "AUTO_ENUMERATION"]
 
 #: Largest outcome space "auto" enumerates exactly, and on which it evaluates a non-exact model by frequencies.
 AUTO_ENUMERATION = 2**20

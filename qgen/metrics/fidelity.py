@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from qgen.distributions import as_generator, draw, likelihood_of, outcome_probabilities
 from qgen.errors import MetricError
-from qgen.estimate import Estimate, sample_mean
-from qgen.povm import POVM
+from qgen.measurement.povm import POVM
+from qgen.metrics.distributions import as_generator, draw, likelihood_of, outcome_probabilities
+from qgen.metrics.estimate import Estimate, sample_mean
 
 __all__ = ["quantum_fidelity", "project_to_physical", "uhlmann_fidelity", "dual_overlaps", "MAX_EXACT_QUBITS"]
 
@@ -191,7 +191,7 @@ def quantum_fidelity(
     probs, codes, n_used = outcome_probabilities(model, n_qubits, n_outcomes, n_samples, gen)
 
     def fidelity_of(p: np.ndarray) -> float:
-        from qgen.reconstruction import reconstruct_density_matrix
+        from qgen.metrics.reconstruction import reconstruct_density_matrix
 
         rho = reconstruct_density_matrix(p / p.sum(), povm)
         return uhlmann_fidelity(project_to_physical(rho) if project else rho, target)

@@ -14,7 +14,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from qgen.checkpoint import (
+from qgen.errors import TrainingError
+from qgen.models import GenerativeModel
+from qgen.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
     check_checkpoint,
@@ -23,9 +25,7 @@ from qgen.checkpoint import (
     read_checkpoint,
     write_checkpoint,
 )
-from qgen.distributed import Distributed
-from qgen.errors import TrainingError
-from qgen.models import GenerativeModel
+from qgen.train.distributed import Distributed
 
 __all__ = ["Trainer", "Callback", "as_outcomes"]
 

@@ -30,13 +30,14 @@ import numpy as np
 import torch
 
 from qgen.errors import StateError
-from qgen.noise import Channel
-from qgen.povm import POVM
-from qgen.states.base import Measurement, as_outcomes
+from qgen.measurement.base import Measurement
+from qgen.measurement.noise import Channel
+from qgen.measurement.povm import POVM
+from qgen.strings import as_outcomes
 
 if TYPE_CHECKING:
+    from qgen.measurement.mps_kernels import KernelSampler
     from qgen.states.mps import MPSState
-    from qgen.states.mps_kernels import KernelSampler
 
 __all__ = ["MPSMeasurement", "refine_povm"]
 
@@ -239,7 +240,7 @@ class MPSMeasurement(Measurement):
                 yield self._sample_chunk(self._uniforms(size, generator))
             return
         if self._kernel is None:
-            from qgen.states.mps_kernels import KernelSampler  # numba: imported when first needed
+            from qgen.measurement.mps_kernels import KernelSampler  # numba: imported when first needed
 
             mats = [m.numpy() for m in self._mats]
             self._kernel = KernelSampler(mats, self._chi, self._pieces, self._parent.cpu().numpy())

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -15,9 +14,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from qgen.data import BASIS_LETTERS, MeasurementData, _as_codes, _now, _qgen_version
+from qgen.data.dataset import BASIS_LETTERS, MeasurementData, _as_codes, _now, _qgen_version
 from qgen.errors import DataFormatError
-from qgen.povm import POVM
+from qgen.files import AtomicFile, FileWriteError
+from qgen.measurement.povm import POVM
 
 __all__ = ["save", "MeasurementWriter", "FORMAT_NAME", "FORMAT_VERSION", "NO_SEED"]
 
@@ -35,39 +35,25 @@ def _default_chunk_rows(n_qubits: int) -> int:
     return max(1, _CHUNK_BYTES // n_qubits)
 
 
-def _open_temp(path: Path) -> tuple[Path, h5py.File]:
-    """A new HDF5 file in a temporary name beside `path`, so that a crash never leaves a half file at `path`."""
-    if path.is_dir():
-        raise DataFormatError(f"{path}: cannot write: it is a directory")
+def _open_temp(path: Path) -> tuple[AtomicFile, h5py.File]:
+    """A new HDF5 file under a temporary name beside `path` (qgen.files), so a crash never leaves a half file."""
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise DataFormatError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    os.close(fd)
-    tmp = Path(name)
+        target = AtomicFile(path)
+    except FileWriteError as exc:
+        raise DataFormatError(str(exc)) from None
     try:
-        return tmp, h5py.File(tmp, "w")
+        return target, h5py.File(target.tmp, "w")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        target.discard()
         raise DataFormatError(f"{path}: cannot write: {exc}") from None
 
 
-def _commit(tmp: Path, path: Path) -> None:
+def _commit(target: AtomicFile) -> None:
     """Make the closed temporary file durable and move it into place in one atomic rename."""
     try:
-        if path.exists():
-            mode = path.stat().st_mode & 0o777
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        os.chmod(tmp, mode)  # mkstemp made it 0600
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise DataFormatError(f"{path}: cannot write: {exc.strerror or exc}") from None
+        target.commit()
+    except FileWriteError as exc:
+        raise DataFormatError(str(exc)) from None
 
 
 def _write_group(group: h5py.Group, tree: dict[str, Any]) -> None:
@@ -141,7 +127,7 @@ def save(
     path = Path(path)
     if compression not in _COMPRESSIONS:  # checked before any file is made
         raise DataFormatError(f"{path}: compression: expected one of {_COMPRESSIONS}, found {compression!r}")
-    tmp, f = _open_temp(path)
+    target, f = _open_temp(path)
     try:
         with f:
             _write_metadata(f, data)
@@ -157,11 +143,11 @@ def save(
                 ds[...] = data.bases
             f.flush()
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        target.discard()
         if isinstance(exc, OSError):
             raise DataFormatError(f"{path}: cannot write: {exc}") from None
         raise
-    _commit(tmp, path)
+    _commit(target)
 
 
 class MeasurementWriter:
@@ -228,10 +214,10 @@ class MeasurementWriter:
         self.chunk_rows = chunk_rows
         self.n_samples = 0
         self._file: h5py.File | None = None
-        self._tmp: Path | None = None
+        self._target: AtomicFile | None = None
 
     def __enter__(self) -> MeasurementWriter:
-        self._tmp, self._file = _open_temp(self.path)
+        self._target, self._file = _open_temp(self.path)
         try:
             _write_metadata(self._file, self._meta)
             _create_codes(self._file, "outcomes", self._meta.n_qubits, self.compression, self.chunk_rows)
@@ -275,16 +261,16 @@ class MeasurementWriter:
                 self._file.close()
             except OSError:
                 pass  # the file is being discarded anyway
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
-        self._file = self._tmp = None
+        if self._target is not None:
+            self._target.discard()
+        self._file = self._target = None
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if exc_type is not None:
             self._abort()
             return
-        f, tmp = self._file, self._tmp
-        assert f is not None and tmp is not None
+        f, target = self._file, self._target
+        assert f is not None and target is not None
         try:
             f.attrs["n_samples"] = self.n_samples
             f.flush()
@@ -292,5 +278,5 @@ class MeasurementWriter:
         except OSError as exc:
             self._abort()
             raise DataFormatError(f"{self.path}: cannot write: {exc}") from None
-        self._file = self._tmp = None
-        _commit(tmp, self.path)
+        self._file = self._target = None
+        _commit(target)

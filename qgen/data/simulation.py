@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from qgen.data import MeasurementData, MeasurementWriter
+from qgen.data.dataset import MeasurementData
+from qgen.data.writer import MeasurementWriter
 from qgen.errors import StateError
-from qgen.noise import Channel, spec_of
-from qgen.povm import POVM
+from qgen.measurement.noise import Channel, spec_of
+from qgen.measurement.povm import POVM
 from qgen.states.base import State
 
 __all__ = ["simulate", "write_simulation", "reference_for"]

@@ -14,7 +14,7 @@ import torch
 
 from qgen.errors import MetricError
 from qgen.seeding import as_generator
-from qgen.states.base import MAX_ENUMERATION
+from qgen.strings import MAX_ENUMERATION
 
 __all__ = [
     "EmpiricalDistribution",

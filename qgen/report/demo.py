@@ -53,12 +53,12 @@ def _value(entry: dict[str, Any], site: Any = None) -> tuple[float, float]:
 
 def run_demo(output: Path, *, quick: bool = False) -> dict[str, Any]:
     """Run the demo and write data.h5, model.pt, report.json and figures/ under `output`."""
-    from qgen import plots
-    from qgen.autotrain import train
     from qgen.data import save
-    from qgen.evaluation import evaluate, write_json, write_plots
-    from qgen.simulate import simulate
+    from qgen.data.simulation import simulate
+    from qgen.report import plots
+    from qgen.report.evaluation import evaluate, write_json, write_plots
     from qgen.states import tfim
+    from qgen.train.defaults import train
 
     cfg = QUICK if quick else DEMO_DEFAULTS
     output.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,26 @@
+"""Metrics: distances between outcome distributions, observables and quantum fidelity, each an Estimate."""
+
+from __future__ import annotations
+
+from qgen.metrics.distances import AUTO_ENUMERATION, classical_fidelity, kl_divergence, reverse_kl
+from qgen.metrics.distributions import EmpiricalDistribution
+from qgen.metrics.estimate import Estimate
+from qgen.metrics.fidelity import project_to_physical, quantum_fidelity, uhlmann_fidelity
+from qgen.metrics.observables import correlation_matrix, expectation, magnetization
+from qgen.metrics.reconstruction import reconstruct_density_matrix
+
+__all__ = [
+    "Estimate",
+    "EmpiricalDistribution",
+    "classical_fidelity",
+    "kl_divergence",
+    "reverse_kl",
+    "expectation",
+    "correlation_matrix",
+    "magnetization",
+    "quantum_fidelity",
+    "project_to_physical",
+    "uhlmann_fidelity",
+    "reconstruct_density_matrix",
+    "AUTO_ENUMERATION",
+]

@@ -1,0 +1,311 @@
+"""The evaluation report: a model (or raw data) against a target state, or against the data, as a JSON-able dict.
+
+Every number in the report is an object with `value`, `stderr` and `method`, so a reader always knows which
+estimator produced it (DESIGN.md, "Measurements and models meet in metrics.py").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qgen.errors import MetricError
+from qgen.files import atomic_write
+from qgen.measurement.povm import POVM
+from qgen.metrics import classical_fidelity, kl_divergence
+from qgen.metrics.distributions import EmpiricalDistribution, as_generator, draw, likelihood_of
+from qgen.metrics.estimate import Estimate
+from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
+from qgen.metrics.observables import correlation_matrix, expectation, magnetization
+
+__all__ = ["evaluate", "exact_observables", "target_of", "run_evaluate", "write_json", "EmpiricalDistribution"]
+
+# Observables in every report: name -> (kind, Pauli letter). The same names key a data set's /reference group.
+OBSERVABLES = {"magnetization_x": ("magnetization", "X"), "magnetization_z": ("magnetization", "Z")}
+CORRELATIONS = {"correlation_zz": "Z"}
+
+
+def _is_data(obj: Any) -> bool:
+    return hasattr(obj, "outcomes") and hasattr(obj, "povm") and not hasattr(obj, "log_prob")
+
+
+def exact_observables(target: Any) -> dict[str, np.ndarray]:
+    """The exact values the report compares with, keyed like a data set's /reference group.
+
+    Keys: "magnetization_x", "magnetization_z" ((N,) <X_i>, <Z_i>), "correlation_zz" ((N, N) <Z_i Z_j>, diagonal
+    exactly 1 since Z^2 = I), and "energy" (0-d) when the target's spec names a Hamiltonian (its ground state).
+
+    Args:
+        target: a State (anything with n_qubits, expectation and spec).
+    """
+    from qgen.states.reference import reference_values
+
+    # The same function fills a data set's /reference group (transfer-matrix sweeps for an MPS).
+    names = set(OBSERVABLES) | set(CORRELATIONS) | {"energy"}
+    return {k: v for k, v in reference_values(target).items() if k in names}
+
+
+def target_of(data: Any) -> Any:
+    """The target a data set records: its stored MPS (/reference/mps) when present, else its state spec rebuilt
+    (qgen.states.from_spec), else None (experimental data)."""
+    from qgen.states.mps import MPSState
+
+    sites = (getattr(data, "reference", None) or {}).get("mps")
+    if sites:
+        return MPSState([sites[k] for k in sorted(sites)], spec=data.state)
+    return data.state or None
+
+
+def _entry(value: Any, stderr: Any, method: str, **extra: Any) -> dict[str, Any]:
+    v = np.asarray(value, dtype=np.float64)
+    e = np.asarray(stderr, dtype=np.float64)
+    return {"value": v.tolist(), "stderr": e.tolist(), "method": method, **extra}
+
+
+def _sample_observables(outcomes: np.ndarray, povm: POVM, hamiltonian: dict | None, method: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (_, letter) in OBSERVABLES.items():
+        out[name] = _entry(*magnetization(outcomes, povm, letter), method)
+    for name, letter in CORRELATIONS.items():
+        out[name] = _entry(*correlation_matrix(outcomes, povm, letter), method)
+    if hamiltonian is not None:
+        out["energy"] = _entry(*expectation(outcomes, povm, hamiltonian), method)
+    return out
+
+
+def _safe(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """fn(...).to_dict(), or an "unavailable" entry that says why (a report is still written)."""
+    try:
+        return fn(*args, **kwargs).to_dict()
+    except MetricError as exc:
+        return {"value": None, "stderr": None, "method": "unavailable", "reason": str(exc)}
+
+
+def evaluate(
+    model: Any,
+    target: Any = None,
+    *,
+    data: Any = None,
+    povm: POVM | str | None = None,
+    n_samples: int = 10_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Compare a model with a target state (or with the data) and return the report dict.
+
+    Args:
+        model: a GenerativeModel, a Measurement, an EmpiricalDistribution, or a MeasurementData (evaluated
+            through its empirical distribution: the raw-data baseline).
+        target: a State, a state spec dict (rebuilt with qgen.states.from_spec), or None for the state the data
+            (or the model's data) records; with no state at all, distances are taken to the data's empirical
+            distribution and observables have no exact values.
+        data: the MeasurementData the model was trained on: its POVM, its recorded state, and its observables
+            as the raw-data baseline.
+        povm: the POVM of the outcomes (as applied, noise folded in); default: the data's, else the model's.
+            Its duals estimate the noiseless state's observables, and the target is measured with it.
+        n_samples: model samples drawn for observables and Monte-Carlo estimates.
+        seed: seed of every random draw in the report.
+
+    Returns:
+        dict with keys "n_qubits", "n_outcomes", "povm", "model", "target", "seed", "n_samples",
+        "classical_fidelity", "kl_divergence" (KL(target || model)), "kl_divergence_reverse" (KL(model ||
+        target)), "observables" (name -> {"model": ..., "exact": ..., "data": ...}, each with value, stderr,
+        method) and, for N <= MAX_EXACT_QUBITS with a target, "quantum_fidelity".
+    """
+    from qgen.states import from_spec
+    from qgen.states.hamiltonians import hamiltonian_of
+
+    if _is_data(model):
+        data = model if data is None else data
+        model = EmpiricalDistribution(model)
+    n, k = int(model.n_qubits), int(model.n_outcomes)
+    if data is not None and (data.n_qubits, data.povm.n_outcomes) != (n, k):
+        raise MetricError(f"data has (N, K) = {(data.n_qubits, data.povm.n_outcomes)}, the model has {(n, k)}")
+    povm = povm if povm is not None else (data.povm if data is not None else getattr(model, "povm", None))
+    if povm is None:
+        raise MetricError("no POVM: pass data= or povm= so the outcomes can be turned into observables")
+    povm = POVM.from_spec(povm)
+    if target is None and data is not None:
+        target = target_of(data)
+    if isinstance(target, dict):
+        target = from_spec(target)
+    if target is not None and target.n_qubits != n:
+        raise MetricError(f"the target has {target.n_qubits} qubits, the model {n}")
+    spec = getattr(target, "spec", None) if target is not None else None
+    hamiltonian = hamiltonian_of(spec)
+
+    gen = as_generator(seed)
+    if target is not None:
+        reference, reference_name = target.measured(povm), "target"
+    elif data is not None:
+        reference, reference_name = EmpiricalDistribution(data), "data"
+    else:
+        raise MetricError("nothing to compare with: give a target or data")
+    kw = {"n_samples": n_samples, "generator": gen}
+    report: dict[str, Any] = {
+        "n_qubits": n,
+        "n_outcomes": k,
+        "povm": povm.name,
+        "model": {"type": type(model).__name__, "likelihood": likelihood_of(model)},
+        "target": spec if target is not None else None,
+        "reference": reference_name,
+        "seed": int(seed),
+        "n_samples": int(n_samples),
+        "classical_fidelity": _safe(classical_fidelity, reference, model, **kw),
+        "kl_divergence": _safe(kl_divergence, reference, model, **kw),
+        "kl_divergence_reverse": _safe(kl_divergence, reference, model, direction="reverse", **kw),
+    }
+
+    # The raw data are evaluated on all their rows; a model on n_samples of its samples.
+    samples = model.outcomes if isinstance(model, EmpiricalDistribution) else draw(model, n_samples, gen).numpy()
+    model_obs = _sample_observables(samples, povm, hamiltonian, "dual-frame")
+    data_obs = None
+    if data is not None and not isinstance(model, EmpiricalDistribution):
+        data_obs = _sample_observables(data.outcomes, povm, hamiltonian, "dual-frame (data)")
+    exact = exact_observables(target) if target is not None else _reference_group(data)
+    observables: dict[str, Any] = {}
+    for name, entry in model_obs.items():
+        observables[name] = {"model": entry}
+        if name in exact:
+            method = "exact" if target is not None else "reference"
+            observables[name]["exact"] = _entry(exact[name], np.zeros_like(exact[name]), method)
+        if data_obs is not None:
+            observables[name]["data"] = data_obs[name]
+    report["observables"] = observables
+    if target is not None and n <= MAX_EXACT_QUBITS:
+        report["quantum_fidelity"] = _safe(quantum_fidelity, model, target, povm=povm, method="exact", **kw)
+    return report
+
+
+def _reference_group(data: Any) -> dict[str, np.ndarray]:
+    ref = getattr(data, "reference", None) or {}
+    names = set(OBSERVABLES) | set(CORRELATIONS) | {"energy"}
+    return {key: np.asarray(value, dtype=np.float64) for key, value in ref.items() if key in names}
+
+
+def _json_ready(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_ready(v) for v in obj]
+    if isinstance(obj, Estimate):
+        return obj.to_dict()
+    if isinstance(obj, (np.ndarray, np.generic)):
+        return _json_ready(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    return obj
+
+
+def write_json(obj: Any, path: str | os.PathLike) -> None:
+    """Write obj as indented JSON, atomically (a temporary file in the same folder, renamed into place).
+
+    Non-finite floats become the strings "inf", "-inf", "nan" (strict JSON has no such numbers).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_json_ready(obj), indent=2, allow_nan=False)
+    with atomic_write(path) as tmp:
+        tmp.write_text(text + "\n")
+
+
+def _parse_target(target_spec: Any) -> Any:
+    if target_spec is None or isinstance(target_spec, dict):
+        return target_spec
+    text = str(target_spec)
+    if Path(text).is_file():
+        text = Path(text).read_text()
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError:
+        raise MetricError(f"--target must be a JSON state spec or a JSON file, got {target_spec!r}") from None
+    if not isinstance(spec, dict):
+        raise MetricError(f"a target spec must be a JSON object, got {spec!r}")
+    return spec
+
+
+def _load_model(path: Path) -> Any:
+    if path.suffix.lower() in (".h5", ".hdf5"):
+        from qgen.data import load
+
+        return load(path)
+    from qgen.models import load
+
+    return load(path)
+
+
+def run_evaluate(
+    model_path: str | os.PathLike,
+    data_path: str | os.PathLike,
+    json_path: str | os.PathLike,
+    *,
+    target_spec: str | dict | None = None,
+    plots_dir: str | os.PathLike | None = None,
+    n_samples: int = 10_000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """`qgen evaluate`: load a model (.pt) or a data set (.h5) and the data, evaluate, write JSON and plots.
+
+    Args:
+        model_path: a saved model (qgen.models.load) or a data set file (evaluated as its empirical distribution).
+        data_path: the data set the model was trained on (its POVM, recorded state and raw-data baseline).
+        json_path: where the report goes (written atomically).
+        target_spec: a JSON state spec (text, a JSON file, or a dict) naming the target; default: the data's state.
+        plots_dir: if given, the standard figures go there as PNG (correlation_matrix, correlation_vs_distance,
+            magnetization_z, magnetization_x); their paths are listed under "plots" in the report.
+        n_samples: model samples drawn for the estimates.
+        seed: seed of every random draw.
+
+    Returns:
+        The report dict (as written).
+    """
+    from qgen.data import load
+
+    data = load(data_path)
+    model = _load_model(Path(model_path))
+    report = evaluate(model, _parse_target(target_spec), data=data, n_samples=n_samples, seed=seed)
+    report["model"]["path"] = str(model_path)
+    report["data"] = str(data_path)
+    if plots_dir is not None:
+        report["plots"] = write_plots(report, plots_dir)
+    write_json(report, json_path)
+    return report
+
+
+def write_plots(report: dict[str, Any], plots_dir: str | os.PathLike) -> list[str]:
+    """The standard figures of a report as PNG files in plots_dir; returns their paths."""
+    from qgen.report import plots
+
+    folder = Path(plots_dir)
+    obs = report["observables"]
+
+    def values(name: str, who: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+        e = obs.get(name, {}).get(who)
+        if e is None:
+            return None, None
+        return np.asarray(e["value"], dtype=np.float64), np.asarray(e["stderr"], dtype=np.float64)
+
+    label = "data" if report["model"]["type"] == "EmpiricalDistribution" else "model"
+    corr, corr_err = values("correlation_zz", "model")
+    corr_exact, _ = values("correlation_zz", "exact")
+    figures = {
+        "correlation_matrix": plots.plot_correlation_matrix(corr, corr_exact, label=label),
+        "correlation_vs_distance": plots.plot_correlation_vs_distance(corr, corr_err, corr_exact, label=label),
+    }
+    for letter in "zx":
+        m, m_err = values(f"magnetization_{letter}", "model")
+        m_exact, _ = values(f"magnetization_{letter}", "exact")
+        d, d_err = values(f"magnetization_{letter}", "data")
+        figures[f"magnetization_{letter}"] = plots.plot_magnetization(
+            m, m_err, m_exact, pauli=letter.upper(), data_values=d, data_stderrs=d_err, label=label
+        )
+    paths = []
+    for name, fig in figures.items():
+        path = folder / f"{name}.png"
+        plots.save_figure(fig, path)
+        paths.append(str(path))
+    return paths
