@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -13,20 +12,7 @@ import torch
 if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-REFERENCE = SHARED / "reference-data"
-
-
-def random_density_matrix(n_qubits: int, rng: np.random.Generator, rank: int | None = None) -> np.ndarray:
-    dim = 2**n_qubits
-    a = rng.normal(size=(dim, rank or dim)) + 1j * rng.normal(size=(dim, rank or dim))
-    rho = a @ a.conj().T
-    return rho / np.trace(rho)
-
-
-def random_vector(n_qubits: int, rng: np.random.Generator) -> np.ndarray:
-    v = rng.normal(size=2**n_qubits) + 1j * rng.normal(size=2**n_qubits)
-    return v / np.linalg.norm(v)
+from tests.helpers import REFERENCE
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from qgen.models import load
 from qgen.train.defaults import default_settings, train
-from tests.test_train import product_samples
+from tests.helpers import product_samples
 
 
 def test_checkpoint_and_model_file_rebuild_the_model(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ from hypothesis import strategies as st
 from qgen import POVMError
 from qgen.metrics.reconstruction import reconstruct_density_matrix
 from qgen.states import DenseState
-from tests.conftest import random_density_matrix
-from tests.test_states_dense import pauli_matrix_of
+from tests.helpers import pauli_matrix_of, random_density_matrix
 
 COMPLETE = ["pauli4", "tetra", "pauli6"]
 

@@ -9,7 +9,7 @@ from qgen import StateError
 from qgen.data.importers import import_state_vector_text
 from qgen.states import from_spec, tfim, tfim_hamiltonian, xxz
 from qgen.states.hamiltonians import ground_state, xxz_hamiltonian
-from tests.test_states_dense import pauli_matrix_of
+from tests.helpers import pauli_matrix_of
 
 
 def dense_matrix(ham: dict[str, float]) -> np.ndarray:

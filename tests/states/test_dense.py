@@ -13,9 +13,9 @@ from scipy.stats import chisquare
 from qgen import StateError
 from qgen.errors import OutcomeError
 from qgen.measurement.noise import amplitude_damping, depolarizing
-from qgen.measurement.povm import NAMED_POVMS, PAULI
+from qgen.measurement.povm import NAMED_POVMS
 from qgen.states import DenseState, from_qutip, ghz, graph, product, w
-from tests.conftest import random_density_matrix, random_vector
+from tests.helpers import pauli_matrix_of, random_density_matrix, random_vector
 
 
 def brute_probabilities(rho: np.ndarray, elements: np.ndarray, n: int) -> np.ndarray:
@@ -26,13 +26,6 @@ def brute_probabilities(rho: np.ndarray, elements: np.ndarray, n: int) -> np.nda
             op = np.kron(op, elements[x])
         out.append(np.trace(op @ rho).real)
     return np.array(out)
-
-
-def pauli_matrix_of(string: str) -> np.ndarray:
-    op = np.ones((1, 1))
-    for ch in string:
-        op = np.kron(op, PAULI[ch])
-    return op
 
 
 NOISES = {"ideal": None, "noisy": depolarizing(0.1).then(amplitude_damping(0.2))}

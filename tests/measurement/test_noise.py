@@ -12,7 +12,7 @@ from qgen import NoiseError
 from qgen import noise as qn
 from qgen.measurement.povm import POVM
 from qgen.states import DenseState
-from tests.conftest import random_density_matrix
+from tests.helpers import random_density_matrix
 
 SX, SY, SZ, ID = qutip.sigmax(), qutip.sigmay(), qutip.sigmaz(), qutip.qeye(2)
 

@@ -18,8 +18,9 @@ from qgen.data.importers import (
 )
 from qgen.errors import DataFormatError, POVMError
 from qgen.measurement.povm import POVM
+from tests.helpers import REFERENCE
 
-QUCUMBER = Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "qucumber"
+QUCUMBER = REFERENCE / "qucumber"
 needs_qucumber = pytest.mark.skipif(
     not (QUCUMBER / "tfim1d_data.txt").exists(), reason=f"QuCumber reference data not found at {QUCUMBER}"
 )

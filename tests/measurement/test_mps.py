@@ -17,20 +17,9 @@ from qgen.states.dense import DenseState
 from qgen.states.exact_mps import ghz_mps, graph_mps
 from qgen.states.library import ghz, graph
 from qgen.states.mps import MPSState
+from tests.helpers import random_mps
 
 NOISES = {"ideal": None, "depolarizing": depolarizing(0.1), "amplitude_damping": amplitude_damping(0.2)}
-
-
-def random_mps(n: int, chi: int, seed: int, complex_: bool = True) -> MPSState:
-    rng = np.random.default_rng(seed)
-    dims = [1] + [min(chi, 2 ** min(i, n - i)) for i in range(1, n)] + [1]
-    tensors = []
-    for i in range(n):
-        t = rng.normal(size=(dims[i], 2, dims[i + 1]))
-        if complex_:
-            t = t + 1j * rng.normal(size=t.shape)
-        tensors.append(t)
-    return MPSState(tensors)
 
 
 def assert_log_prob_close(lp_mps: torch.Tensor, lp_dense: torch.Tensor, tol: float) -> None:

@@ -17,6 +17,7 @@ import torch
 from qgen.errors import TrainingError
 from qgen.models import build
 from qgen.train.trainer import Trainer
+from tests.helpers import SITE_PROBS, product_samples
 
 
 @pytest.fixture(autouse=True)
@@ -29,18 +30,6 @@ def one_torch_thread():
 
 
 # Per-site outcome probabilities of a product distribution over N = 4 sites, K = 4 symbols.
-SITE_PROBS = torch.tensor(
-    [[0.70, 0.10, 0.10, 0.10], [0.10, 0.60, 0.20, 0.10], [0.25, 0.25, 0.25, 0.25], [0.05, 0.05, 0.10, 0.80]],
-    dtype=torch.float64,
-)
-
-
-def product_samples(n: int, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    columns = [torch.multinomial(p, n, replacement=True, generator=g) for p in SITE_PROBS]
-    return torch.stack(columns, dim=1).to(torch.uint8)
-
-
 def exact_kl(model) -> float:
     """KL(target || model) by enumerating all K^N strings."""
     strings = torch.tensor(list(itertools.product(range(4), repeat=4)))

@@ -28,27 +28,9 @@ from qgen.metrics import (
 from qgen.metrics.observables import pauli_coefficients
 from qgen.states.dense import DenseState
 from qgen.states.mps import MPSState
+from tests.helpers import tfim_hamiltonian_dict, tfim_vector
 
 N = 4
-
-
-def tfim_vector(n: int, h: float, J: float = 1.0) -> np.ndarray:
-    """Ground state of H = -J sum Z_i Z_{i+1} - h sum X_i (open chain), by dense diagonalisation."""
-    H = np.zeros((2**n, 2**n))
-    for i in range(n - 1):
-        H -= J * reduce(np.kron, [PAULI["Z"].real if k in (i, i + 1) else np.eye(2) for k in range(n)])
-    for i in range(n):
-        H -= h * reduce(np.kron, [PAULI["X"].real if k == i else np.eye(2) for k in range(n)])
-    return np.linalg.eigh(H)[1][:, 0].astype(np.complex128)
-
-
-def tfim_hamiltonian_dict(n: int, h: float, J: float = 1.0) -> dict[str, float]:
-    ham = {}
-    for i in range(n - 1):
-        ham["".join("Z" if k in (i, i + 1) else "I" for k in range(n))] = -J
-    for i in range(n):
-        ham["".join("X" if k == i else "I" for k in range(n))] = -h
-    return ham
 
 
 def numpy_probabilities(rho: np.ndarray, elements: np.ndarray) -> np.ndarray:

@@ -13,7 +13,7 @@ from qgen.data import MeasurementData, save
 from qgen.errors import MetricError
 from qgen.report.evaluation import EmpiricalDistribution, evaluate, exact_observables, run_evaluate, write_json
 from qgen.states.dense import DenseState
-from tests.test_metrics import tfim_hamiltonian_dict, tfim_vector
+from tests.helpers import tfim_hamiltonian_dict, tfim_vector
 
 N = 4
 

@@ -12,9 +12,9 @@ from qgen.errors import DataFormatError, StateError
 from qgen.states.free_fermions import tfim_free_fermion_energy
 from qgen.states.hamiltonians import tfim_hamiltonian
 from qgen.states.mps_io import from_quimb, load_mps, mps_from_text, paper_tfim_to_qgen, save_mps, to_quimb
-from tests.test_mps import random_mps
+from tests.helpers import REFERENCE, random_mps
 
-PAPER = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference-data" / "povm_genmodel_tfim50"
+PAPER = REFERENCE / "povm_genmodel_tfim50"
 
 
 @pytest.mark.skipif(not PAPER.is_dir(), reason="needs ../shared/reference-data")
