@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from qgen.estimate import Estimate
 from qgen.metrics.distances import AUTO_ENUMERATION, classical_fidelity, kl_divergence, reverse_kl
 from qgen.metrics.distributions import EmpiricalDistribution
-from qgen.metrics.estimate import Estimate
 from qgen.metrics.fidelity import project_to_physical, quantum_fidelity, uhlmann_fidelity
 from qgen.metrics.observables import correlation_matrix, expectation, magnetization
 from qgen.metrics.reconstruction import reconstruct_density_matrix

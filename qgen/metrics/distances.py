@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from qgen.errors import MetricError
+from qgen.estimate import Estimate, sample_mean
 from qgen.metrics.distributions import (
     as_generator,
     check_enumerable,
@@ -28,7 +29,6 @@ from qgen.metrics.distributions import (
     log_prob64,
     outcome_probabilities,
 )
-from qgen.metrics.estimate import Estimate, sample_mean
 
 __all__ = ["classical_fidelity", "kl_divergence", "reverse_kl", "AUTO_ENUMERATION"]
 

@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from qgen.errors import MetricError
+from qgen.estimate import Estimate, sample_mean
 from qgen.measurement.povm import POVM
 from qgen.metrics.distributions import as_generator, draw, likelihood_of, outcome_probabilities
-from qgen.metrics.estimate import Estimate, sample_mean
 
 __all__ = ["quantum_fidelity", "project_to_physical", "uhlmann_fidelity", "dual_overlaps", "MAX_EXACT_QUBITS"]
 

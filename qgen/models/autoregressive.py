@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, ClassVar, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from qgen.errors import ModelError
-from qgen.models.base import GenerativeModel
+from qgen.models.base import MaximumLikelihood
 from qgen.seeding import as_generator
 
 __all__ = ["AutoregressiveModel"]
@@ -21,7 +21,7 @@ __all__ = ["AutoregressiveModel"]
 _SAMPLE_CHUNK = 16384
 
 
-class AutoregressiveModel(GenerativeModel):
+class AutoregressiveModel(MaximumLikelihood):
     """P(a) = prod_i P(a_i | a_<i), with each conditional a softmax over K symbols.
 
     Subclasses implement `conditional_logits` (all sites at once, for training) and may override
@@ -29,8 +29,6 @@ class AutoregressiveModel(GenerativeModel):
 
     The input at site i is the symbol at site i-1, with a start token (index K) at site 0.
     """
-
-    likelihood: ClassVar[Literal["exact", "lower_bound", "unnormalized", "none"]] = "exact"
 
     @property
     def start_token(self) -> int:

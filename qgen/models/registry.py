@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 import torch
 
 from qgen.errors import ModelError
-from qgen.models.base import GenerativeModel
+from qgen.models.base import GenerativeModel, Vectors
 
-__all__ = ["MODELS", "register", "build", "from_config", "model_class"]
+__all__ = ["MODELS", "register", "build", "from_config", "model_class", "options"]
 
 # Name -> class, or "module:Class" imported on first use so heavy or optional models cost nothing to list.
 MODELS: dict[str, type[GenerativeModel] | str] = {
@@ -33,6 +34,7 @@ def register(name: str, model: type[GenerativeModel] | str) -> None:
 
 
 def model_class(name: str) -> type[GenerativeModel]:
+    """The class registered under `name` (imported on first use)."""
     try:
         entry = MODELS[name]
     except (KeyError, TypeError):
@@ -44,15 +46,42 @@ def model_class(name: str) -> type[GenerativeModel]:
     return entry
 
 
+def options(name: str) -> dict[str, Any]:
+    """The hyperparameters of model `name` with their defaults (what `qgen train --list-options` prints).
+
+    Example:
+        >>> options("rnn")["hidden_size"]
+        64
+    """
+    cls = model_class(name)
+    skip = {"self", "n_qubits", "n_outcomes", "support"}
+    out = {}
+    for p in inspect.signature(cls.__init__).parameters.values():
+        if p.name in skip or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out[p.name] = None if p.default is p.empty else p.default
+    return out
+
+
 def build(
-    name: str, *, n_qubits: int, n_outcomes: int, seed: int | None = None, **hyperparameters: Any
+    name: str,
+    *,
+    n_qubits: int | None = None,
+    n_outcomes: int | None = None,
+    dim: int | None = None,
+    seed: int | None = None,
+    **hyperparameters: Any,
 ) -> GenerativeModel:
-    """A freshly initialised model by name.
+    """A freshly initialised model by name, on strings (n_qubits, n_outcomes) or on vectors (dim).
+
+    A model class on strings is constructed as `cls(n_qubits, n_outcomes, **hyperparameters)`, on vectors as
+    `cls(Vectors(dim), **hyperparameters)`.
 
     Args:
         name: "rnn", "pixelcnn", "transformer", or any name given to `register`.
         n_qubits: N, the string length.
         n_outcomes: K, the number of symbols per site (the POVM's number of elements).
+        dim: the dimension of the vectors, for a model of continuous data (instead of n_qubits, n_outcomes).
         seed: seeds the weight initialisation (without touching the global RNG); None draws from the global
             torch RNG.
         **hyperparameters: passed to the model's constructor (e.g. cell="lstm", hidden_size=50).
@@ -66,12 +95,30 @@ def build(
         8
     """
     cls = model_class(name)
+    if dim is not None:
+        if n_qubits is not None or n_outcomes is not None:
+            raise ModelError("give either dim (vectors) or n_qubits and n_outcomes (strings), not both")
+        if "vectors" not in cls.supports:
+            raise ModelError(f"model {name!r} models {' and '.join(cls.supports)}, not vectors")
+        args: tuple[Any, ...] = (Vectors(dim),)
+    else:
+        if n_qubits is None or n_outcomes is None:
+            raise ModelError(f"build({name!r}) needs n_qubits and n_outcomes (strings) or dim (vectors)")
+        if "strings" not in cls.supports:
+            raise ModelError(f"model {name!r} models {' and '.join(cls.supports)}, not strings")
+        args = (n_qubits, n_outcomes)
+    unknown = set(hyperparameters) - set(options(name))
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in inspect.signature(cls.__init__).parameters.values())
+    if unknown and not takes_any:
+        raise ModelError(
+            f"model {name!r} has no option {', '.join(sorted(unknown))}; its options are {sorted(options(name))}"
+        )
     try:
         if seed is None:
-            return cls(n_qubits, n_outcomes, **hyperparameters)
+            return cls(*args, **hyperparameters)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            return cls(n_qubits, n_outcomes, **hyperparameters)
+            return cls(*args, **hyperparameters)
     except TypeError as err:
         raise ModelError(f"cannot build model {name!r} with hyperparameters {hyperparameters}: {err}") from err
 
@@ -80,6 +127,8 @@ def from_config(config: dict[str, Any]) -> GenerativeModel:
     """The model a `config` dict describes (weights freshly initialised)."""
     config = dict(config)
     name = config.pop("name", None)
+    if "dim" in config:
+        return build(name, **config)
     try:
         n_qubits, n_outcomes = config.pop("n_qubits"), config.pop("n_outcomes")
     except KeyError as err:

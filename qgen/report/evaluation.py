@@ -15,11 +15,11 @@ from typing import Any
 import numpy as np
 
 from qgen.errors import MetricError
+from qgen.estimate import Estimate
 from qgen.files import atomic_write
 from qgen.measurement.povm import POVM
 from qgen.metrics import classical_fidelity, kl_divergence
 from qgen.metrics.distributions import EmpiricalDistribution, as_generator, draw, likelihood_of
-from qgen.metrics.estimate import Estimate
 from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
 from qgen.metrics.observables import correlation_matrix, expectation, magnetization
 

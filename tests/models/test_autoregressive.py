@@ -10,7 +10,7 @@ import torch
 from scipy.stats import chisquare
 
 import qgen.models.autoregressive as base
-from qgen.errors import ModelError
+from qgen.errors import ModelError, OutcomeError
 from qgen.models import MODELS, AutoregressiveModel, PixelCNN, build, load, register, save
 
 
@@ -171,9 +171,9 @@ def test_seeded_build_is_reproducible(case: str) -> None:
         "not outcomes",
     ],
 )
-def test_bad_input_raises_model_error(case: str, bad) -> None:
+def test_bad_input_raises_outcome_error(case: str, bad) -> None:
     model = make(case, 5, 4)
-    with pytest.raises(ModelError):
+    with pytest.raises(OutcomeError):
         model.log_prob(bad)
 
 
