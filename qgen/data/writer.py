@@ -165,13 +165,16 @@ class MeasurementWriter:
         compression, chunk_rows: as in `save`.
 
     Example:
-        >>> import tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "ghz.h5")
+        >>> import os, tempfile
+        >>> from qgen.data.reader import load
+        >>> folder = tempfile.TemporaryDirectory()
+        >>> path = os.path.join(folder.name, "ghz.h5")
         >>> with MeasurementWriter(path, n_qubits=3, povm=POVM.named("tetra"), seed=1) as w:
         ...     w.append(np.zeros((5, 3), dtype=np.uint8))
         ...     w.append(np.ones((2, 3), dtype=np.uint8))
         >>> load(path).n_samples
         7
+        >>> folder.cleanup()
     """
 
     def __init__(

@@ -51,7 +51,7 @@ def options(name: str) -> dict[str, Any]:
 
     Example:
         >>> options("rnn")["hidden_size"]
-        64
+        100
     """
     cls = model_class(name)
     skip = {"self", "n_qubits", "n_outcomes", "support"}

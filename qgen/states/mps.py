@@ -107,8 +107,9 @@ class MPSState(State):
 
     Example:
         >>> from qgen.states.exact_mps import ghz_mps
-        >>> round(ghz_mps(40).expectation("Z" * 40), 12)
-        0.5
+        >>> ghz = ghz_mps(40)  # (|0...0> + |1...1>)/sqrt(2): Z...Z is +1 on both branches for even N
+        >>> [round(ghz.expectation(s), 12) for s in ("Z" * 40, "X" * 40, "Z" + "I" * 39)]
+        [1.0, 1.0, 0.0]
     """
 
     def __init__(self, tensors: Any, *, spec: dict[str, Any] | None = None) -> None:
