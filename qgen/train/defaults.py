@@ -17,14 +17,26 @@ __all__ = ["train", "default_settings"]
 
 
 def default_settings(n_samples: int) -> dict[str, Any]:
-    """Batch size, epochs and patience chosen by data size: at most about 20k optimizer steps.
+    """Batch size, epochs and patience chosen by data size: a budget of about 20k optimizer steps.
 
     Small data sets get small batches and many epochs (early stopping ends them); large ones get larger
-    batches and fewer epochs, since each epoch is already many steps.
+    batches (up to 512) and fewer epochs, since each epoch is already many steps. The number of epochs is
+    the budget divided by the steps of one epoch (90% of the data train), rounded to the nearest integer and
+    clipped to [1, 500]; so the run is within a factor 4/3 of 20,000 steps whenever that gives fewer than
+    500 epochs, up to n_samples = 1.1 * 10^7 (where one epoch of 512-sample batches is 20,000 steps). The
+    plateau schedule and early stopping act per epoch, so the largest sets run without them.
+
+    Example:
+        >>> default_settings(10_000_000)  # 17,579 batches of 512 in one epoch
+        {'batch_size': 512, 'epochs': 1, 'early_stopping_patience': 10, 'schedule': 'plateau'}
+        >>> default_settings(1_000)["epochs"], default_settings(100_000)["epochs"]
+        (500, 114)
     """
     batch_size = int(min(512, max(32, 2 ** round(math.log2(max(n_samples, 1) / 200)))))
     steps_per_epoch = max(1, math.ceil(0.9 * n_samples / batch_size))
-    epochs = int(min(500, max(20, math.ceil(20_000 / steps_per_epoch))))
+    # Rounding (not a floor of 20 epochs, nor a ceiling) keeps large sets near the budget: a 20-epoch
+    # floor made 10^7 samples 351,580 steps.
+    epochs = int(min(500, max(1, round(20_000 / steps_per_epoch))))
     return {"batch_size": batch_size, "epochs": epochs, "early_stopping_patience": 10, "schedule": "plateau"}
 
 
