@@ -340,6 +340,14 @@ class GenerativeModel(nn.Module, metaclass=ABCMeta):
         """The parameters by group, one optimizer each (default: one group "model" with every parameter)."""
         return {"model": [p for p in self.parameters() if p.requires_grad]}
 
+    def default_group_options(self) -> dict[str, dict[str, Any]]:
+        """Optimizer settings the family recommends per group (e.g. {"critic": {"lr": 1e-4, "betas": (0.5, 0.9)}}).
+
+        The Trainer applies them over its own settings and under the user's `group_options`. Keys a group may
+        set: lr, optimizer, weight_decay, betas, momentum, clip_grad, schedule.
+        """
+        return {}
+
     def prepare(self, train: Tensor, generator: torch.Generator) -> None:
         """Called once before the first epoch (not on resume): data-dependent initialisation, chains.
 

@@ -11,7 +11,7 @@ from typing import Any
 from torch import Tensor
 
 from qgen.models import GenerativeModel, build, save
-from qgen.train.trainer import Callback, Trainer, as_outcomes
+from qgen.train.trainer import Callback, Trainer, as_training_data
 
 __all__ = ["train", "default_settings"]
 
@@ -78,7 +78,7 @@ def train(
     Returns:
         the trained model (best validation weights), with its history in `model.history`.
     """
-    outcomes = as_outcomes(data)
+    outcomes = as_training_data(data)
     n_outcomes = _n_outcomes(data, outcomes)
     settings = default_settings(outcomes.shape[0])
     if epochs is not None:

@@ -49,21 +49,13 @@ class Distributed:
         """This rank's share of each global batch of `batch_size` indices of `perm`, with the global batch size.
 
         The ranks' shares of one batch may differ by one row; the global size lets each rank weight its loss
-        so that DDP's average over ranks is the gradient of the global batch mean.
+        so that the average over ranks is the gradient of the global batch mean.
         """
         batches = list(perm.split(batch_size))
         # A tail smaller than the world would leave a rank without samples: fold it into the previous batch.
         if len(batches) > 1 and len(batches[-1]) < self.world:
             batches[-2:] = [torch.cat(batches[-2:])]
         return [(self.shard(b), len(b)) for b in batches]
-
-    def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-        """The model in DistributedDataParallel, which averages gradients over ranks; the model itself alone."""
-        if not self.active:
-            return model
-        from torch.nn.parallel import DistributedDataParallel
-
-        return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
     def sum_over_ranks(self, values: Tensor) -> Tensor:
         """`values` summed over all ranks, in place."""
@@ -78,3 +70,11 @@ class Distributed:
         reduced = torch.tensor([value], dtype=torch.float64, device=device)
         dist.all_reduce(reduced)
         return float(reduced) / self.world
+
+    def broadcast_from_main(self, values: list[float], device: torch.device) -> list[float]:
+        """Rank 0's values on every rank (decisions only rank 0 can make, such as a callback's stop)."""
+        if not self.active:
+            return list(values)
+        reduced = torch.tensor(values, dtype=torch.float64, device=device)
+        dist.broadcast(reduced, src=0)
+        return reduced.tolist()

@@ -1,4 +1,4 @@
-"""The training engine: maximum likelihood with checkpoints, resume, early stopping, callbacks and DDP."""
+"""The training engine: one loop for every model family, with checkpoints, exact resume, early stopping and DDP."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from qgen.errors import TrainingError
-from qgen.models import GenerativeModel
+from qgen.models.base import GenerativeModel, Ranks, Step, Strings, Update
 from qgen.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -26,14 +26,14 @@ from qgen.train.checkpoint import (
     write_checkpoint,
 )
 from qgen.train.distributed import Distributed
+from qgen.train.optim import check_settings, group_settings, make_optimizer, make_scheduler
 
-__all__ = ["Trainer", "Callback", "as_outcomes"]
+__all__ = ["Trainer", "Callback", "as_training_data"]
 
 Callback = Callable[["Trainer", int], "dict[str, float] | None"]
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-SCHEDULES = (None, "cosine", "step", "exponential", "plateau")
-# Settings that define the training run; a checkpoint stores them so `Trainer.resume` continues the same run.
+# Settings that define the training run; a checkpoint stores them, and a resume with other values is refused
+# (except `epochs`, which a resumed run may extend).
 _RUN_SETTINGS = (
     "lr",
     "batch_size",
@@ -44,56 +44,69 @@ _RUN_SETTINGS = (
     "clip_grad",
     "val_fraction",
     "early_stopping_patience",
+    "monitor",
+    "mode",
+    "group_options",
     "seed",
 )
+_MAY_CHANGE_ON_RESUME = ("epochs",)
 
 
-def as_outcomes(data: Any) -> Tensor:
-    """Measurement data as a (n, N) uint8/int64 CPU tensor: a tensor, an array, or anything with `.outcomes`."""
-    if hasattr(data, "outcomes"):
-        data = data.outcomes
+def as_training_data(data: Any) -> Tensor:
+    """Training data as a CPU tensor: a tensor, a numpy array, or anything with `.outcomes` / `.vectors`."""
+    for attribute in ("outcomes", "vectors"):
+        if hasattr(data, attribute):
+            data = getattr(data, attribute)
+            break
     if isinstance(data, np.ndarray):
         data = torch.from_numpy(np.ascontiguousarray(data))
     if not isinstance(data, Tensor):
-        raise TrainingError(f"data must be an (n, N) integer tensor/array or have .outcomes, got {type(data).__name__}")
-    if data.dtype.is_floating_point or data.dtype.is_complex or data.dtype == torch.bool or data.dim() != 2:
         raise TrainingError(
-            f"data must be an (n, N) integer array, got dtype {data.dtype} and shape {tuple(data.shape)}"
+            f"data must be an (n, N) tensor or array, or have .outcomes or .vectors; got {type(data).__name__}"
         )
     return data.cpu()
 
 
 class Trainer:
-    """Fits a GenerativeModel to outcome strings by minimising `model.loss` (the NLL for exact models).
+    """Fits any GenerativeModel through its training contract: `parameter_groups`, `prepare`, `training_step`.
 
-    Every epoch is a deterministic function of (state at its start, seed, epoch number): the shuffle and the
-    torch RNG (dropout) are reseeded from (seed, epoch), so a run resumed from a checkpoint ends with the
-    same weights as an uninterrupted one, and the checkpoint need not carry RNG streams.
+    For each batch the model yields Updates; the Trainer applies each one (autograd of its loss, or its
+    explicit gradients, for one group with that group's optimizer, after gradient clipping) before asking for
+    the next, so a WGAN's critic steps see their own results and its generator step sees the new critic.
 
-    Under `torchrun` (WORLD_SIZE > 1) the model is wrapped in DistributedDataParallel. Every rank draws the
-    same global batches of `batch_size` and takes an interleaved share of each; the loss is weighted so the
-    averaged gradient equals the single-process gradient of the global batch. Only rank 0 prints, runs the
-    callbacks and writes checkpoints.
+    Every epoch is a deterministic function of (state at its start, seed, epoch): the shuffle, the torch RNG
+    (dropout) and each step's generator are seeded from (seed, epoch, step), so a run resumed from a
+    checkpoint ends with the same weights as an uninterrupted one. Checkpoints carry the model's parameters
+    and buffers (an RBM's persistent chains), every group's optimizer and schedule, and the history.
+
+    Under `torchrun` (WORLD_SIZE > 1) every rank draws the same global batches and takes an interleaved share;
+    losses and gradients are weighted by the share's size and averaged across ranks per group, so the step is
+    the single-process step on the global batch; closed-form models sum their statistics with
+    `step.ranks.sum`. Only rank 0 prints, runs callbacks and writes; a callback's stop reaches every rank.
 
     Args:
         model: the model to train (moved to `device`).
-        lr: learning rate.
+        lr: learning rate (every group's, unless `group_options` or the model's defaults set another).
         batch_size: global batch size (all ranks together).
         epochs: maximum number of passes over the training split.
         optimizer: "adam", "adamw", "sgd" (momentum 0.9) or "rmsprop".
         weight_decay: L2 penalty passed to the optimizer.
-        schedule: None, "cosine" (to 0 over `epochs`), "step" (x0.1 at 1/2 and 3/4 of `epochs`),
-            "exponential" (x0.95 per epoch) or "plateau" (x0.5 after 3 epochs without a better validation loss).
-        clip_grad: maximum global gradient norm; None disables clipping.
-        val_fraction: fraction of the data held out for validation and early stopping (0 disables both).
-        early_stopping_patience: stop after this many epochs without a better validation loss, and restore
+        schedule: None, "cosine", "step", "exponential" or "plateau" (on the monitored value).
+        clip_grad: maximum gradient norm per group; None disables clipping.
+        val_fraction: fraction of the data held out for validation (0: none).
+        early_stopping_patience: stop after this many epochs without a better monitored value, restoring
             the best weights; None trains all `epochs` (the best weights are still restored).
-        callbacks: callables `cb(trainer, epoch) -> dict | None` run after each epoch (epoch counts from 1);
-            a returned dict of floats is added to the history. A callback may set `trainer.stop = True`.
+        monitor: the history column early stopping and best weights watch; default "val_<model.monitor>"
+            ("train_<model.monitor>" without a validation split); "none" turns both off (the last weights stay).
+            A callback's column works too (e.g. "fidelity" with mode="max").
+        mode: "min" or "max": whether a smaller or a larger monitored value is better.
+        group_options: per-group settings, e.g. {"critic": {"lr": 1e-4, "betas": (0.5, 0.9)}}.
+        callbacks: callables `cb(trainer, epoch) -> dict | None` run after each epoch (epoch counts from 1)
+            on rank 0; a returned dict of floats is added to the history. A callback may set `trainer.stop`.
         checkpoint: file written atomically after every epoch; needed for `resume`.
-        seed: seeds the train/validation split, the shuffles and dropout.
+        seed: seeds the split, the shuffles, dropout, the step generators and `prepare`.
         device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N" or a torch.device.
-        compile: train through `torch.compile(model)`.
+        compile: compile the model's forward with torch.compile (what MaximumLikelihood trains through).
         progress: show a tqdm progress bar with the live loss.
 
     Example:
@@ -101,8 +114,8 @@ class Trainer:
         >>> model = build("rnn", n_qubits=3, n_outcomes=2, hidden_size=8, seed=0)
         >>> data = torch.randint(0, 2, (200, 3), generator=torch.Generator().manual_seed(0))
         >>> history = Trainer(model, epochs=2, batch_size=50, progress=False).fit(data)
-        >>> len(history["train_loss"])
-        2
+        >>> len(history["train_loss"]), len(history["val_loss"])
+        (2, 2)
     """
 
     def __init__(
@@ -118,6 +131,9 @@ class Trainer:
         clip_grad: float | None = 1.0,
         val_fraction: float = 0.1,
         early_stopping_patience: int | None = 10,
+        monitor: str | None = None,
+        mode: str = "min",
+        group_options: dict[str, dict[str, Any]] | None = None,
         callbacks: Sequence[Callback] = (),
         checkpoint: str | os.PathLike | None = None,
         seed: int = 0,
@@ -127,26 +143,40 @@ class Trainer:
     ) -> None:
         if not isinstance(model, GenerativeModel):
             raise TrainingError(f"model must be a qgen GenerativeModel, got {type(model).__name__}")
-        if not (isinstance(batch_size, int) and batch_size >= 1):
-            raise TrainingError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if not (isinstance(epochs, int) and epochs >= 1):
-            raise TrainingError(f"epochs must be a positive integer, got {epochs!r}")
-        if not (isinstance(lr, int | float) and lr > 0):
-            raise TrainingError(f"lr must be a positive number, got {lr!r}")
-        if optimizer not in OPTIMIZERS:
-            raise TrainingError(f"unknown optimizer {optimizer!r}: expected one of {OPTIMIZERS}")
-        if schedule not in SCHEDULES:
-            raise TrainingError(f"unknown schedule {schedule!r}: expected one of {SCHEDULES}")
-        if not 0.0 <= val_fraction < 1.0:
+        for name, value in (("batch_size", batch_size), ("epochs", epochs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TrainingError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise TrainingError(f"seed must be a non-negative integer, got {seed!r}")
+        if not (isinstance(val_fraction, (int, float)) and 0.0 <= val_fraction < 1.0):
             raise TrainingError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
-        if early_stopping_patience is not None and early_stopping_patience < 1:
-            raise TrainingError(f"early_stopping_patience must be >= 1 or None, got {early_stopping_patience!r}")
-        if clip_grad is not None and clip_grad <= 0:
-            raise TrainingError(f"clip_grad must be positive or None, got {clip_grad!r}")
+        if early_stopping_patience is not None and (
+            isinstance(early_stopping_patience, bool)
+            or not isinstance(early_stopping_patience, int)
+            or early_stopping_patience < 1
+        ):
+            raise TrainingError(
+                f"early_stopping_patience must be an integer >= 1 or None, got {early_stopping_patience!r}"
+            )
+        if mode not in ("min", "max"):
+            raise TrainingError(f"mode must be 'min' or 'max', got {mode!r}")
+        if monitor is not None and (not isinstance(monitor, str) or not monitor):
+            raise TrainingError(f"monitor must be a history column name or 'none', got {monitor!r}")
+        check_settings(
+            {
+                "lr": lr,
+                "optimizer": optimizer,
+                "schedule": schedule,
+                "weight_decay": weight_decay,
+                "clip_grad": clip_grad,
+            }
+        )
         self.lr, self.batch_size, self.epochs = float(lr), batch_size, epochs
         self.optimizer_name, self.weight_decay, self.schedule = optimizer, float(weight_decay), schedule
         self.clip_grad, self.val_fraction = clip_grad, float(val_fraction)
-        self.early_stopping_patience, self.seed = early_stopping_patience, int(seed)
+        self.early_stopping_patience, self.seed, self.mode = early_stopping_patience, seed, mode
+        self.monitor = monitor if monitor is not None else self._default_monitor(model)
+        self.group_options = {g: dict(o) for g, o in (group_options or {}).items()}
         self.callbacks = list(callbacks)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.compile, self.progress = compile, progress
@@ -158,66 +188,78 @@ class Trainer:
         except (RuntimeError, TypeError):
             raise TrainingError(f"unknown device {device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
         self.model = model.to(self.device)
-        self.optimizer = self._make_optimizer()
-        self.scheduler = self._make_scheduler()
+        self._build_optimizers()
         self.history: dict[str, list[float]] = {}
         self.epoch = 0  # epochs completed
-        self.best_loss = math.inf
+        self.step_count = 0  # optimizer steps taken (all groups)
+        self.best_value = math.inf if mode == "min" else -math.inf
         self.best_state: dict[str, Tensor] | None = None
         self.bad_epochs = 0
         self.finished = False
         self.stop = False
         self._pending: dict[str, Any] | None = None
 
+    def _default_monitor(self, model: GenerativeModel) -> str:
+        if model.monitor is None:
+            return "none"
+        return f"val_{model.monitor}" if self.val_fraction > 0 else f"train_{model.monitor}"
+
+    def _build_optimizers(self) -> None:
+        groups = self.model.parameter_groups()
+        if not isinstance(groups, dict):
+            raise TrainingError(f"{type(self.model).__name__}.parameter_groups() must return a dict of lists")
+        unknown = set(self.group_options) - set(groups)
+        if unknown:
+            raise TrainingError(f"group_options names {sorted(unknown)}; this model's groups are {sorted(groups)}")
+        base = {"lr": self.lr, "optimizer": self.optimizer_name, "weight_decay": self.weight_decay}
+        base.update({"schedule": self.schedule, "clip_grad": self.clip_grad, "betas": None})
+        defaults = self.model.default_group_options()
+        self.params: dict[str, list[torch.nn.Parameter]] = {}
+        self.group_settings: dict[str, dict[str, Any]] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+        for name, params in groups.items():
+            params = list(params)
+            self.params[name] = params
+            self.group_settings[name] = s = group_settings(base, defaults, self.group_options, name)
+            if params:
+                self.optimizers[name] = make_optimizer(params, s)
+                self.schedulers[name] = make_scheduler(self.optimizers[name], s["schedule"], self.epochs, self.mode)
+
     @property
     def settings(self) -> dict[str, Any]:
         """The settings that define the run (stored in checkpoints)."""
         names = {"optimizer": "optimizer_name"}
-        return {k: getattr(self, names.get(k, k)) for k in _RUN_SETTINGS}
+        return {k: copy.deepcopy(getattr(self, names.get(k, k))) for k in _RUN_SETTINGS}
 
     @property
     def is_main(self) -> bool:
         """True on the process that prints and writes (rank 0, or the only process)."""
         return self.dist.rank == 0
 
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        params, wd = self.model.parameters(), self.weight_decay
-        if self.optimizer_name == "adam":
-            return torch.optim.Adam(params, lr=self.lr, weight_decay=wd)
-        if self.optimizer_name == "adamw":
-            return torch.optim.AdamW(params, lr=self.lr, weight_decay=wd)
-        if self.optimizer_name == "sgd":
-            return torch.optim.SGD(params, lr=self.lr, momentum=0.9, weight_decay=wd)
-        return torch.optim.RMSprop(params, lr=self.lr, weight_decay=wd)
-
-    def _make_scheduler(self) -> Any:
-        opt = self.optimizer
-        if self.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.epochs)
-        if self.schedule == "step":
-            milestones = sorted({max(1, self.epochs // 2), max(1, 3 * self.epochs // 4)})
-            return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=milestones, gamma=0.1)
-        if self.schedule == "exponential":
-            return torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.95)
-        if self.schedule == "plateau":
-            return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=3)
-        return None
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer of a one-group model."""
+        if len(self.optimizers) != 1:
+            raise TrainingError(f"this model has groups {sorted(self.optimizers)}: use trainer.optimizers[name]")
+        return next(iter(self.optimizers.values()))
 
     # ---- checkpoints -------------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue this run: model, optimizer, scheduler, progress and history."""
+        """Everything needed to continue this run: model (with buffers), optimizers, schedules, progress."""
         return {
             "format": CHECKPOINT_FORMAT,
             "format_version": CHECKPOINT_VERSION,
             "model_config": self.model.config,
             "model_state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer_state": self.optimizer.state_dict(),
-            "scheduler_state": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "optimizer_states": {g: o.state_dict() for g, o in self.optimizers.items()},
+            "scheduler_states": {g: s.state_dict() for g, s in self.schedulers.items() if s is not None},
             "settings": self.settings,
             "epoch": self.epoch,
+            "step_count": self.step_count,
             "history": self.history,
-            "best_loss": self.best_loss,
+            "best_value": self.best_value,
             "best_state": self.best_state,
             "bad_epochs": self.bad_epochs,
             "finished": self.finished,
@@ -225,14 +267,26 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a run from `state_dict()` output (the model must have the same config)."""
+        """Restore a run from `state_dict()` output (same model config; same settings, `epochs` aside)."""
         check_checkpoint(state, self.model.config)
+        saved = state["settings"]
+        changed = {k: (saved.get(k), v) for k, v in self.settings.items() if k not in _MAY_CHANGE_ON_RESUME}
+        changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
+        if changed:
+            listing = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items())
+            raise TrainingError(
+                f"cannot resume with other settings ({listing}); resume with the checkpoint's settings, or "
+                "start a new run (another checkpoint path)"
+            )
         self.model.load_state_dict(state["model_state"])
-        self.optimizer.load_state_dict(state["optimizer_state"])
-        if self.scheduler is not None and state["scheduler_state"] is not None:
-            self.scheduler.load_state_dict(state["scheduler_state"])
-        self.epoch, self.history = state["epoch"], {k: list(v) for k, v in state["history"].items()}
-        self.best_loss, self.bad_epochs = state["best_loss"], state["bad_epochs"]
+        for g, o in self.optimizers.items():
+            o.load_state_dict(state["optimizer_states"][g])
+        for g, s in self.schedulers.items():
+            if s is not None and g in state["scheduler_states"]:
+                s.load_state_dict(state["scheduler_states"][g])
+        self.epoch, self.step_count = state["epoch"], state["step_count"]
+        self.history = {k: list(v) for k, v in state["history"].items()}
+        self.best_value, self.bad_epochs = state["best_value"], state["bad_epochs"]
         self.best_state, self.finished = state["best_state"], state["finished"]
         self._resumed_fingerprint = state["data_fingerprint"]
 
@@ -251,41 +305,205 @@ class Trainer:
         Args:
             path: a checkpoint written by a Trainer.
             **overrides: constructor arguments not stored in the checkpoint (callbacks, device, progress,
-                compile) or run settings to change deliberately (e.g. a larger `epochs`).
+                compile) or a larger `epochs`.
         """
         state = read_checkpoint(path)
+        changed = sorted(set(overrides) & set(_RUN_SETTINGS) - set(_MAY_CHANGE_ON_RESUME))
+        if changed:
+            raise TrainingError(f"{path}: a resumed run keeps its settings; cannot change {changed}")
         model = model_from_checkpoint(state, path)
-        kwargs = {**state["settings"], "checkpoint": path, **overrides}
-        trainer = cls(model, **kwargs)
+        trainer = cls(model, **{**state["settings"], "checkpoint": path, **overrides})
         trainer._pending = state
         return trainer
 
-    # ---- training ----------------------------------------------------------------------------------------
+    # ---- data --------------------------------------------------------------------------------------------
 
-    def _split(self, outcomes: Tensor) -> tuple[Tensor, Tensor]:
-        n = outcomes.shape[0]
+    def _check_data(self, data: Any) -> Tensor:
+        x = as_training_data(data)
+        if x.ndim != 2 or x.shape[0] < 1:
+            raise TrainingError(f"data must be a non-empty (n, d) array, got shape {tuple(x.shape)}")
+        if not isinstance(self.model.support, Strings):
+            return self.model.support.check(x)  # OutcomeError names what is wrong
+        # Strings stay in their compact dtype (uint8 on disk) until a batch is drawn; checked in chunks so the
+        # int64 copies the validator makes stay small.
+        for start in range(0, x.shape[0], 1 << 16):
+            self.model.support.check(x[start : start + (1 << 16)])
+        return x
+
+    def _split(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        n = x.shape[0]
         n_val = int(round(self.val_fraction * n)) if self.val_fraction > 0 else 0
         if n - n_val < 1:
             raise TrainingError(f"{n} samples leave nothing to train on with val_fraction={self.val_fraction}")
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-        return outcomes[perm[n_val:]], outcomes[perm[:n_val]]
+        return x[perm[n_val:]], x[perm[:n_val]]
 
-    def _batches(self, n: int, epoch: int) -> list[tuple[Tensor, int]]:
-        """This rank's index share of each global batch of the epoch (the same permutation on every rank)."""
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
-        return self.dist.batch_shares(perm, self.batch_size)
+    def _batch(self, rows: Tensor) -> Tensor:
+        if isinstance(self.model.support, Strings):
+            return rows.long()
+        return rows.to(self.model.dtype)
+
+    def _generator(self, *key: int) -> torch.Generator:
+        seed = self.seed
+        for k in key:
+            seed = (seed * 1_000_003 + k + 1) % (2**63)
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    # ---- training ----------------------------------------------------------------------------------------
+
+    def fit(self, data: Any, *, resume: bool = False) -> dict[str, list[float]]:
+        """Train until `epochs` are done or early stopping triggers; leaves the best weights in the model.
+
+        Args:
+            data: (n, N) integer outcomes or (n, d) vectors (tensor or array), or an object with `.outcomes`.
+            resume: continue from `checkpoint` when that file exists (a fresh start otherwise).
+
+        Returns:
+            the history: per epoch "epoch", "lr", "time", "train_<key>" for each number the updates logged,
+            "val_<key>" for each validation metric, and whatever the callbacks returned; also `model.history`.
+        """
+        x = self._check_data(data)
+        self._data_fingerprint = data_fingerprint(x)
+        if resume and self.checkpoint is not None and self.checkpoint.is_file():
+            self._pending = read_checkpoint(self.checkpoint)
+        resumed = self._pending is not None
+        if resumed:
+            self.load_state_dict(self._pending)
+            self._pending = None
+            if self._resumed_fingerprint not in (None, self._data_fingerprint):
+                raise TrainingError("the data differ from those the checkpoint was trained on; cannot resume")
+        train_set, val_set = self._split(x)
+        train_set, val_set = train_set.to(self.device), val_set.to(self.device)
+        self.dist.setup(self.device)
+        try:
+            if not resumed and self.epoch == 0:
+                self.model.prepare(self._batch(train_set), self._generator(-1))
+            if self.compile:
+                self.model.compile()
+            self._loop(train_set, val_set)
+        finally:
+            self.dist.teardown()
+        self.model.history = self.history
+        return self.history
+
+    def _loop(self, train_set: Tensor, val_set: Tensor) -> None:
+        from tqdm.auto import tqdm
+
+        n_batches = len(self.dist.batch_shares(torch.arange(len(train_set)), self.batch_size))
+        bar = tqdm(
+            total=self.epochs * n_batches,
+            initial=min(self.epoch, self.epochs) * n_batches,
+            disable=not (self.progress and self.is_main),
+            unit="batch",
+            dynamic_ncols=True,
+        )
+        started = time.perf_counter() - (self.history["time"][-1] if self.history.get("time") else 0.0)
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        try:
+            while self.epoch < self.epochs and not self.finished:
+                with torch.random.fork_rng(devices=devices):
+                    torch.manual_seed(self._generator(self.epoch).initial_seed())
+                    logged = self._train_epoch(train_set, self.epoch, bar)
+                self._end_epoch(logged, val_set, started, bar)
+        finally:
+            bar.close()
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+
+    def _train_epoch(self, train_set: Tensor, epoch: int, bar: Any) -> dict[str, float]:
+        self.model.train()
+        ranks = Ranks(self.dist.rank, self.dist.world)
+        perm = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
+        # Sums on the device, read back once per epoch (and for the progress bar), so CUDA runs without a sync
+        # per batch.
+        sums: dict[str, Tensor] = {}
+        count = 0
+        for index, (idx, global_n) in enumerate(self.dist.batch_shares(perm, self.batch_size)):
+            x = self._batch(train_set[idx.to(train_set.device)])
+            step = Step(epoch, index, self._generator(epoch, index), ranks)
+            weight = len(x) * self.dist.world / global_n if self.dist.active else 1.0
+            for update in self.model.training_step(x, step):
+                self._apply(update, weight)
+                for key, value in update.log.items():
+                    value = torch.as_tensor(value, dtype=torch.float64, device=self.device).detach()
+                    sums[key] = sums.get(key, 0.0) + value * len(x)
+            count += len(x)
+            bar.update(1)
+            if not bar.disable and index % 10 == 0 and sums:
+                key = "loss" if "loss" in sums else next(iter(sums))
+                bar.set_postfix(epoch=epoch + 1, **{key: f"{float(sums[key]) / count:.4f}"}, refresh=False)
+        out = {}
+        for key, total in sums.items():
+            total = self.dist.sum_over_ranks(
+                torch.stack([total, torch.tensor(float(count), device=total.device).double()])
+            )
+            out[key] = float(total[0] / total[1])
+            if not math.isfinite(out[key]):
+                raise TrainingError(
+                    f"the training {key} became {out[key]} in epoch {epoch + 1}; lower the learning rate"
+                )
+        return out
+
+    def _apply(self, update: Update, weight: float) -> None:
+        """Apply one Update: gradients of its group (weighted, averaged over ranks), clipping, optimizer step."""
+        if not isinstance(update, Update):
+            raise TrainingError(f"training_step must yield Update objects, got {type(update).__name__}")
+        if update.group is None:
+            return  # the model changed itself (closed form)
+        if update.group not in self.optimizers:
+            raise TrainingError(
+                f"Update for unknown or empty group {update.group!r}; groups: {sorted(self.optimizers)}"
+            )
+        params = self.params[update.group]
+        if update.loss is not None:
+            if update.loss.ndim != 0:
+                raise TrainingError(
+                    f"Update loss of group {update.group!r} must be a scalar, got {tuple(update.loss.shape)}"
+                )
+            grads = torch.autograd.grad(update.loss * weight, params, allow_unused=True)
+        else:
+            if len(update.grads) != len(params):
+                raise TrainingError(
+                    f"Update of group {update.group!r} has {len(update.grads)} gradients for {len(params)} parameters"
+                )
+            grads = [g * weight if g is not None else None for g in update.grads]
+        grads = [torch.zeros_like(p) if g is None else g.detach().to(p.dtype) for g, p in zip(grads, params)]
+        if self.dist.active:
+            flat = self.dist.sum_over_ranks(torch.cat([g.reshape(-1) for g in grads])) / self.dist.world
+            grads = list(flat.split([g.numel() for g in grads]))
+        for p, g in zip(params, grads):
+            p.grad = g.view_as(p).clone()
+        clip = self.group_settings[update.group]["clip_grad"]
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        self.optimizers[update.group].step()
+        for p in params:
+            p.grad = None
+        self.step_count += 1
 
     @torch.no_grad()
-    def evaluate(self, outcomes: Tensor) -> float:
-        """Mean `model.loss` over a data set (the NLL per string for exact models), across all ranks."""
+    def validate(self, rows: Tensor) -> dict[str, float]:
+        """The model's validation metrics, batch means averaged over a data set and over all ranks."""
         self.model.eval()
-        total = torch.zeros(2, dtype=torch.float64, device=self.device)
-        for batch in self.dist.shard(outcomes).split(max(self.batch_size, 1024)):
-            x = batch.to(self.device, non_blocking=True).long()
-            total[0] += self.model.loss(x).double() * len(x)
-            total[1] += len(x)
-        self.dist.sum_over_ranks(total)
-        return float(total[0] / total[1]) if total[1] > 0 else math.nan
+        sums: dict[str, Tensor] = {}
+        count = 0
+        for index, batch in enumerate(self.dist.shard(rows).split(max(self.batch_size, 1024))):
+            x = self._batch(batch.to(self.device, non_blocking=True))
+            for key, value in self.model.validation_metrics(x, self._generator(-2, index)).items():
+                sums[key] = sums.get(key, 0.0) + torch.as_tensor(value, dtype=torch.float64, device=self.device) * len(
+                    x
+                )
+            count += len(x)
+        keys = sorted(sums)
+        totals = torch.stack(
+            [*(sums[k] for k in keys), torch.tensor(float(count), dtype=torch.float64, device=self.device)]
+        )
+        totals = self.dist.sum_over_ranks(totals)
+        return {k: float(totals[i] / totals[-1]) for i, k in enumerate(keys)} if totals[-1] > 0 else {}
+
+    def evaluate(self, rows: Tensor) -> float:
+        """The mean validation loss over a data set (the NLL per string for maximum-likelihood models)."""
+        return self.validate(rows.to(self.device)).get("loss", math.nan)
 
     def _record(self, values: dict[str, float]) -> None:
         """Set this epoch's entries; every history column stays one value per epoch (NaN where missing)."""
@@ -297,110 +515,14 @@ class Trainer:
         for column in self.history.values():
             column.extend([math.nan] * (self.epoch - len(column)))
 
-    def fit(self, data: Any, *, resume: bool = False) -> dict[str, list[float]]:
-        """Train until `epochs` are done or early stopping triggers; leaves the best weights in the model.
-
-        Args:
-            data: (n, N) integer tensor or array with values in [0, K), or an object with `.outcomes`
-                (MeasurementData).
-            resume: continue from `checkpoint` when that file exists (a fresh start otherwise).
-
-        Returns:
-            the history: lists per epoch of "epoch", "train_loss", "val_loss", "lr", "time" and whatever
-            the callbacks returned; also stored as `model.history`.
-        """
-        outcomes = as_outcomes(data)
-        n_qubits, n_outcomes = self.model.n_qubits, self.model.n_outcomes
-        if outcomes.shape[1] != n_qubits or outcomes.shape[0] < 1:
-            raise TrainingError(f"data have shape {tuple(outcomes.shape)}; this model needs (n >= 1, {n_qubits})")
-        low, high = int(outcomes.min()), int(outcomes.max())
-        if low < 0 or high >= n_outcomes:
-            raise TrainingError(f"data hold outcomes in [{low}, {high}]; this model needs values in [0, {n_outcomes})")
-        self._data_fingerprint = data_fingerprint(outcomes)
-        if resume and self.checkpoint is not None and self.checkpoint.is_file():
-            self._pending = read_checkpoint(self.checkpoint)
-        if self._pending is not None:
-            self.load_state_dict(self._pending)
-            self._pending = None
-            if self._resumed_fingerprint not in (None, self._data_fingerprint):
-                raise TrainingError("the data differ from those the checkpoint was trained on; cannot resume")
-        train_set, val_set = self._split(outcomes)
-        self.dist.setup(self.device)
-        try:
-            self._loop(train_set.to(self.device), val_set.to(self.device))
-        finally:
-            self.dist.teardown()
-        self.model.history = self.history
-        return self.history
-
-    def _loop(self, train_set: Tensor, val_set: Tensor) -> None:
-        from tqdm.auto import tqdm
-
-        net: Any = self.dist.wrap(self.model, self.device)
-        if self.compile:
-            net = torch.compile(net)
-        n_batches = len(self._batches(len(train_set), 0))
-        bar = tqdm(
-            total=self.epochs * n_batches,
-            initial=self.epoch * n_batches,
-            disable=not (self.progress and self.is_main),
-            unit="batch",
-            dynamic_ncols=True,
-        )
-        started = time.perf_counter() - (self.history["time"][-1] if self.history.get("time") else 0.0)
-        devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        try:
-            while self.epoch < self.epochs and not self.finished:
-                with torch.random.fork_rng(devices=devices):
-                    torch.manual_seed(self.seed * 1_000_003 + self.epoch + 1)
-                    train_loss = self._train_epoch(net, train_set, self.epoch, bar)
-                self._end_epoch(train_loss, val_set, started, bar)
-        finally:
-            bar.close()
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-
-    def _train_epoch(self, net: Any, train_set: Tensor, epoch: int, bar: Any) -> float:
-        self.model.train()
-        # Summed on the device and read back only for the progress bar, so CUDA runs without a sync per batch.
-        total = torch.zeros((), dtype=torch.float64, device=self.device)
-        count = 0
-        for step, (idx, global_n) in enumerate(self._batches(len(train_set), epoch)):
-            x = train_set[idx.to(train_set.device)].long()
-            loss = net(x)
-            # Weight so DDP's average over ranks is the gradient of the global batch mean.
-            scaled = loss * (len(x) * self.dist.world / global_n) if self.dist.active else loss
-            self.optimizer.zero_grad(set_to_none=True)
-            scaled.backward()
-            if self.clip_grad is not None:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_grad)
-            self.optimizer.step()
-            total += loss.detach().double() * len(x)
-            count += len(x)
-            bar.update(1)
-            if not bar.disable and step % 10 == 0:
-                bar.set_postfix(epoch=epoch + 1, loss=f"{float(total) / count:.4f}", refresh=False)
-        mean = float(total) / max(count, 1)
-        if not math.isfinite(mean):
-            raise TrainingError(f"the training loss became {mean} in epoch {epoch + 1}; lower the learning rate")
-        return mean
-
-    def _end_epoch(self, train_loss: float, val_set: Tensor, started: float, bar: Any) -> None:
+    def _end_epoch(self, logged: dict[str, float], val_set: Tensor, started: float, bar: Any) -> None:
         self.epoch += 1
-        train_loss = self.dist.mean_over_ranks(train_loss, self.device)
-        val_loss = self.evaluate(val_set) if len(val_set) else math.nan
-        monitored = val_loss if len(val_set) else train_loss
-        lr = self.optimizer.param_groups[0]["lr"]
-        if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            self.scheduler.step(monitored)
-        elif self.scheduler is not None:
-            self.scheduler.step()
-        if monitored < self.best_loss:
-            self.best_loss, self.bad_epochs = monitored, 0
-            self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
-        else:
-            self.bad_epochs += 1
-        record = {"epoch": self.epoch, "train_loss": train_loss, "val_loss": val_loss, "lr": lr}
+        record: dict[str, float] = {"epoch": self.epoch}
+        record.update({f"train_{k}": v for k, v in logged.items()})
+        if len(val_set):
+            record.update({f"val_{k}": v for k, v in self.validate(val_set).items()})
+        first = next(iter(self.optimizers.values()), None)
+        record["lr"] = first.param_groups[0]["lr"] if first is not None else math.nan
         record["time"] = time.perf_counter() - started
         self._record(record)
         if self.is_main:
@@ -409,9 +531,29 @@ class Trainer:
                 if extra:
                     self._record(dict(extra))
             self.model.train()
+        monitored = self.history.get(self.monitor, [math.nan])[-1] if self.monitor != "none" else math.nan
+        # rank 0 alone ran the callbacks: its stop flag and monitored value decide for every rank
+        self.stop, monitored = self.dist.broadcast_from_main([float(self.stop), monitored], self.device)
+        self.stop = bool(self.stop)
+        for scheduler in self.schedulers.values():
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                if math.isfinite(monitored):
+                    scheduler.step(monitored)
+            elif scheduler is not None:
+                scheduler.step()
+        if self.monitor != "none" and math.isfinite(monitored):
+            better = monitored < self.best_value if self.mode == "min" else monitored > self.best_value
+            if better:
+                self.best_value, self.bad_epochs = monitored, 0
+                self.best_state = copy.deepcopy({k: v.detach().cpu() for k, v in self.model.state_dict().items()})
+            else:
+                self.bad_epochs += 1
         patience = self.early_stopping_patience
-        if self.stop or (patience is not None and len(val_set) and self.bad_epochs >= patience):
+        if self.stop or (patience is not None and self.monitor != "none" and self.bad_epochs >= patience):
             self.finished = True  # stopped early: a resume, even with more epochs, does not continue
-        bar.set_postfix(epoch=self.epoch, loss=f"{train_loss:.4f}", val=f"{val_loss:.4f}")
+        shown = {
+            k: f"{v:.4f}" for k, v in (("loss", logged.get("loss")), ("val", record.get("val_loss"))) if v is not None
+        }
+        bar.set_postfix(epoch=self.epoch, **shown)
         if self.checkpoint is not None:
             self.save_checkpoint()

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from qgen.errors import TrainingError
+from qgen.errors import OutcomeError, TrainingError
 from qgen.models import build
 from qgen.train.trainer import Trainer
 from tests.helpers import SITE_PROBS, product_samples
@@ -158,17 +158,18 @@ def test_callbacks_are_recorded_and_can_stop_training() -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "options"),
+    ("data", "error"),
     [
-        (torch.zeros(10, 3, dtype=torch.long), {}),  # wrong N
-        (torch.full((10, 4), 4, dtype=torch.long), {}),  # value K
-        (torch.zeros(10, 4), {}),  # float
-        ([[0, 1, 2, 3]], {}),  # a list is not an array
+        (torch.zeros(10, 3, dtype=torch.long), OutcomeError),  # wrong N
+        (torch.full((10, 4), 4, dtype=torch.long), OutcomeError),  # value K
+        (torch.zeros(10, 4), OutcomeError),  # float
+        (torch.zeros(0, 4, dtype=torch.long), TrainingError),  # empty
+        ([[0, 1, 2, 3]], TrainingError),  # a list is not an array
     ],
 )
-def test_bad_data_raises_training_error(data, options) -> None:
-    with pytest.raises(TrainingError):
-        Trainer(small("rnn"), progress=False, **options).fit(data)
+def test_bad_data_raises_a_clear_error(data, error) -> None:
+    with pytest.raises(error):
+        Trainer(small("rnn"), progress=False).fit(data)
 
 
 @pytest.mark.parametrize(
