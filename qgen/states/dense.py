@@ -24,6 +24,26 @@ def _n_qubits_of(dim: int, what: str) -> int:
     return n
 
 
+def _as_vector(vector: Any) -> np.ndarray:
+    """A state vector as a 1-D complex array: 1-D input, or a (2^N, 1) column (the ket shape of qutip and numpy).
+
+    Any other 2-D array is refused: flattening a 4 x 4 density matrix would silently give a 4-qubit "vector".
+    """
+    try:
+        v = np.asarray(vector, dtype=np.complex128)
+    except (TypeError, ValueError):
+        raise StateError(f"a state vector must be a 1-D array of numbers, got {type(vector).__name__}") from None
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1:
+        raise StateError(
+            f"a state vector must be 1-D (or a (2^N, 1) column), got shape {v.shape}; pass a matrix as density_matrix="
+        )
+    if not np.all(np.isfinite(v)):
+        raise StateError("state vector contains NaN or infinite amplitudes")
+    return v.copy()
+
+
 def _pauli_masks(string: str) -> tuple[int, int, int]:
     """Bit masks (flip, sign, number of Y) of a Pauli string; site 0 is the most significant bit."""
     n = len(string)
@@ -73,7 +93,7 @@ class DenseState(State):
         if (vector is None) == (density_matrix is None):
             raise StateError("give exactly one of vector or density_matrix")
         if vector is not None:
-            v = np.array(vector, dtype=np.complex128).reshape(-1)
+            v = _as_vector(vector)
             self.n_qubits = _n_qubits_of(v.size, "state vector")
             norm = np.linalg.norm(v)
             if not np.isfinite(norm) or abs(norm - 1) > atol:
@@ -84,6 +104,9 @@ class DenseState(State):
             r = np.array(density_matrix, dtype=np.complex128)
             if r.ndim != 2 or r.shape[0] != r.shape[1]:
                 raise StateError(f"density matrix must be square, got shape {r.shape}")
+            if not np.all(np.isfinite(r)):
+                # NaN fails no comparison below: the Hermiticity, trace and positivity checks would all pass.
+                raise StateError("density matrix contains NaN or infinite entries")
             self.n_qubits = _n_qubits_of(r.shape[0], "density matrix")
             if np.abs(r - r.conj().T).max() > atol:
                 raise StateError("density matrix is not Hermitian")
@@ -100,7 +123,7 @@ class DenseState(State):
     @classmethod
     def normalized(cls, vector: Any, *, spec: dict[str, Any] | None = None) -> DenseState:
         """A pure state from any non-zero vector, normalised."""
-        v = np.asarray(vector, dtype=np.complex128).reshape(-1)
+        v = _as_vector(vector)
         norm = np.linalg.norm(v)
         if not np.isfinite(norm) or norm == 0:
             raise StateError("cannot normalise a zero or non-finite vector")

@@ -30,6 +30,7 @@ import numpy as np
 
 from qgen.errors import StateError
 from qgen.files import atomic_write
+from qgen.states.hamiltonians import check_parameter
 from qgen.states.mps import MPSState
 
 __all__ = ["tfim_mps", "xxz_mps", "dmrg_ground_state", "cache_dir", "data_dir", "cache_key"]
@@ -169,7 +170,7 @@ def tfim_mps(
         an MPSState with `spec` set and `energy` the DMRG ground-state energy.
     """
     n = _check(n_qubits, boundary, max_bond, cutoff)
-    h, J = float(h), float(J)
+    h, J = check_parameter(h, "h"), check_parameter(J, "J")
     spec = {"name": "tfim", "n_qubits": n, "h": h, "J": J, "boundary": boundary}
 
     def mpo() -> Any:
@@ -196,7 +197,7 @@ def xxz_mps(
     Arguments as for tfim_mps; delta = 1 is the Heisenberg chain.
     """
     n = _check(n_qubits, boundary, max_bond, cutoff)
-    delta, J = float(delta), float(J)
+    delta, J = check_parameter(delta, "delta"), check_parameter(J, "J")
     spec = {"name": "xxz", "n_qubits": n, "delta": delta, "J": J, "boundary": boundary}
 
     def mpo() -> Any:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from qgen.errors import StateError
+from qgen.states.hamiltonians import check_parameter
 
 __all__ = [
     "tfim_free_fermion_energy",
@@ -41,8 +42,8 @@ def _check(n: int, boundary: str) -> int:
 
 
 def _coupling_matrix(n: int, h: float, J: float) -> np.ndarray:
-    m = np.diag(np.full(n, float(h)))
-    m[np.arange(1, n), np.arange(n - 1)] = -float(J)
+    m = np.diag(np.full(n, check_parameter(h, "h")))
+    m[np.arange(1, n), np.arange(n - 1)] = -check_parameter(J, "J")
     return m
 
 

@@ -9,6 +9,7 @@ Pauli sum itself and never relies on another library's sign.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,7 @@ __all__ = [
     "tfim_ground_state",
     "check_boundary",
     "hamiltonian_of",
+    "check_parameter",
 ]
 
 BOUNDARIES = ("open", "periodic")
@@ -30,6 +32,25 @@ def check_boundary(boundary: str) -> str:
     if boundary not in BOUNDARIES:
         raise StateError(f"boundary must be 'open' or 'periodic', got {boundary!r}")
     return boundary
+
+
+def check_parameter(value: Any, name: str) -> float:
+    """A physics parameter (field, coupling, anisotropy) as a finite float, or a StateError naming it.
+
+    NaN slips through every comparison and an infinite field makes every energy infinite, so both are refused
+    where the number enters rather than showing up later as a silently wrong result.
+
+    Example:
+        >>> check_parameter(0.5, "h")
+        0.5
+    """
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise StateError(f"{name} must be a finite real number, got {value!r}") from None
+    if isinstance(value, bool) or not np.isfinite(v):
+        raise StateError(f"{name} must be a finite real number, got {value!r}")
+    return v
 
 
 def _bonds(n_qubits: int, boundary: str) -> list[tuple[int, int]]:
@@ -54,6 +75,7 @@ def _add(ham: dict[str, float], key: str, value: float) -> None:
 
 def tfim_hamiltonian(n_qubits: int, h: float = 1.0, J: float = 1.0, boundary: str = "open") -> dict[str, float]:
     """H = -J sum_<ij> Z_i Z_j - h sum_i X_i as a dict of Pauli strings to coefficients."""
+    h, J = check_parameter(h, "h"), check_parameter(J, "J")
     ham: dict[str, float] = {}
     for i, j in _bonds(n_qubits, boundary):
         _add(ham, _two_site(n_qubits, i, j, "Z"), -float(J))
@@ -64,6 +86,7 @@ def tfim_hamiltonian(n_qubits: int, h: float = 1.0, J: float = 1.0, boundary: st
 
 def xxz_hamiltonian(n_qubits: int, delta: float = 1.0, J: float = 1.0, boundary: str = "open") -> dict[str, float]:
     """H = J sum_<ij> (X_i X_j + Y_i Y_j + delta Z_i Z_j) as a dict of Pauli strings to coefficients."""
+    delta, J = check_parameter(delta, "delta"), check_parameter(J, "J")
     ham: dict[str, float] = {}
     for i, j in _bonds(n_qubits, boundary):
         for letter, c in (("X", J), ("Y", J), ("Z", J * delta)):
@@ -107,7 +130,8 @@ def tfim_ground_state(
     n_qubits: int, h: float = 1.0, J: float = 1.0, boundary: str = "open"
 ) -> tuple[float, np.ndarray]:
     """Exact ground-state energy and vector of the transverse-field Ising chain (cached per process)."""
-    return _tfim_cached(int(n_qubits), float(h), float(J), check_boundary(boundary))
+    h, J = check_parameter(h, "h"), check_parameter(J, "J")
+    return _tfim_cached(int(n_qubits), h, J, check_boundary(boundary))
 
 
 def hamiltonian_of(spec: dict | None) -> dict[str, float] | None:

@@ -10,7 +10,13 @@ import numpy as np
 from qgen.errors import StateError
 from qgen.states.base import State
 from qgen.states.dense import DenseState
-from qgen.states.hamiltonians import check_boundary, ground_state, tfim_ground_state, xxz_hamiltonian
+from qgen.states.hamiltonians import (
+    check_boundary,
+    check_parameter,
+    ground_state,
+    tfim_ground_state,
+    xxz_hamiltonian,
+)
 
 __all__ = [
     "ghz",
@@ -159,7 +165,8 @@ def tfim(
     """
     n = _check_n(n_qubits, 2)
     check_boundary(boundary)
-    spec = {"name": "tfim", "n_qubits": n, "h": float(h), "J": float(J), "boundary": boundary}
+    h, J = check_parameter(h, "h"), check_parameter(J, "J")
+    spec = {"name": "tfim", "n_qubits": n, "h": h, "J": J, "boundary": boundary}
     if _representation(representation, n, DENSE_LIMIT) == "mps":
         from qgen.states.dmrg import tfim_mps
 
@@ -179,7 +186,9 @@ def xxz(
 ) -> State:
     """Ground state of H = J sum (X_i X_{i+1} + Y_i Y_{i+1} + delta Z_i Z_{i+1}) (delta = 1: Heisenberg)."""
     n = _check_n(n_qubits, 2)
-    spec = {"name": "xxz", "n_qubits": n, "delta": float(delta), "J": float(J), "boundary": boundary}
+    check_boundary(boundary)
+    delta, J = check_parameter(delta, "delta"), check_parameter(J, "J")
+    spec = {"name": "xxz", "n_qubits": n, "delta": delta, "J": J, "boundary": boundary}
     if _representation(representation, n, DENSE_LIMIT) == "mps":
         from qgen.states.dmrg import xxz_mps
 
