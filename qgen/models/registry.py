@@ -18,6 +18,13 @@ MODELS: dict[str, type[GenerativeModel] | str] = {
     "rnn": "qgen.models.rnn:RNN",
     "pixelcnn": "qgen.models.pixelcnn:PixelCNN",
     "transformer": "qgen.models.transformer:Transformer",
+    "mixture": "qgen.backends.mixture:Mixture",
+    "mixture-kl": "qgen.backends.mixture_kl:BinnedKLGaussians",
+    "kde": "qgen.backends.kde:KDE",
+    "flow": "qgen.backends.flow:Flow",
+    "ebm": "qgen.backends.ebm:EBM",
+    "gb-rbm": "qgen.backends.ebm:GaussianBinaryRBM",
+    "rbm": "qgen.models.rbm.categorical:CategoricalRBM",
 }
 
 

@@ -1,0 +1,342 @@
+"""The categorical RBM against brute-force references: free energy, log Z both ways, AIS, Gibbs, training."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import chisquare
+
+from qgen.errors import ModelError, OutcomeError
+from qgen.models import build, load, save
+from qgen.models.base import Step
+from qgen.models.rbm import CategoricalRBM, RBMEnergy, ais_log_partition, ais_schedule
+from tests.helpers import SITE_PROBS, product_samples
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def random_rbm(n_qubits: int, n_outcomes: int, n_hidden: int, seed: int = 0, scale: float = 0.5) -> CategoricalRBM:
+    """A float64 RBM with every parameter drawn at `scale`, far from the uniform distribution."""
+    model = build("rbm", n_qubits=n_qubits, n_outcomes=n_outcomes, n_hidden=n_hidden, seed=seed).double()
+    g = torch.Generator().manual_seed(seed + 100)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(scale * torch.randn(p.shape, generator=g, dtype=torch.float64))
+    return model
+
+
+def energies(model: CategoricalRBM) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """W (N, K, M), b (N, K), c (M) as numpy float64."""
+    r = model.rbm
+    return r.weight.detach().numpy(), r.visible_bias.detach().numpy(), r.hidden_bias.detach().numpy()
+
+
+def brute_joint(model: CategoricalRBM) -> tuple[np.ndarray, np.ndarray]:
+    """Every visible string and its log sum_h exp(-E(v, h)), by explicit loops over both layers."""
+    w, b, c = energies(model)
+    n, k, m = w.shape
+    strings = np.array(list(itertools.product(range(k), repeat=n)))
+    hiddens = np.array(list(itertools.product((0, 1), repeat=m)), dtype=np.float64)
+    out = np.empty(len(strings))
+    for row, v in enumerate(strings):
+        minus_e = b[np.arange(n), v].sum() + hiddens @ c + hiddens @ w[np.arange(n), v].sum(0)
+        top = minus_e.max()
+        out[row] = top + math.log(np.exp(minus_e - top).sum())
+    return strings, out
+
+
+def logsumexp(x: np.ndarray) -> float:
+    top = x.max()
+    return float(top + math.log(np.exp(x - top).sum()))
+
+
+# ---- the energy and the partition function ----------------------------------------------------------------------
+
+
+def test_free_energy_is_minus_log_sum_over_hidden_states() -> None:
+    model = random_rbm(3, 4, 5)
+    strings, log_marginal = brute_joint(model)
+    with torch.no_grad():
+        got = -model.free_energy(torch.as_tensor(strings)).numpy()
+        log_p = model.log_prob(torch.as_tensor(strings)).numpy()
+    np.testing.assert_allclose(got, log_marginal, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(log_p, log_marginal, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(("n_qubits", "n_outcomes", "n_hidden"), [(3, 4, 5), (4, 3, 9), (2, 6, 3), (5, 2, 7)])
+def test_exact_log_z_by_either_layer_matches_brute_force(n_qubits: int, n_outcomes: int, n_hidden: int) -> None:
+    model = random_rbm(n_qubits, n_outcomes, n_hidden, seed=n_hidden)
+    _, log_marginal = brute_joint(model)
+    reference = logsumexp(log_marginal)
+    by_visible = model.rbm.log_partition("visible").item()
+    by_hidden = model.rbm.log_partition("hidden").item()
+    assert abs(by_visible - by_hidden) < 1e-10
+    assert abs(by_visible - reference) < 1e-10
+    est = model.log_normalizer()
+    assert est.method == "exact" and est.stderr == 0.0 and abs(est.value - reference) < 1e-10
+    assert est.details["layer"] == model.rbm.smaller_layer()
+
+
+def test_log_normalizer_is_float64_for_a_float32_model() -> None:
+    model = build("rbm", n_qubits=4, n_outcomes=4, n_hidden=6, seed=3)
+    reference = random_rbm(4, 4, 6)
+    with torch.no_grad():
+        for p, q in zip(model.parameters(), reference.parameters()):
+            p.copy_(q.float())
+            q.copy_(p.double())
+    assert abs(model.log_normalizer().value - reference.rbm.log_partition().item()) < 1e-10
+
+
+def test_enumeration_in_chunks_matches_one_block() -> None:
+    """K^N = 4^8 = 65536 strings run through four chunks of the enumeration."""
+    model = random_rbm(8, 4, 3, scale=0.3)
+    by_visible = model.rbm.log_partition("visible").item()
+    assert abs(by_visible - model.rbm.log_partition("hidden").item()) < 1e-10
+
+
+def test_normalised_over_all_strings() -> None:
+    model = random_rbm(3, 3, 4)
+    strings = torch.as_tensor(list(itertools.product(range(3), repeat=3)))
+    total = torch.logsumexp(model.log_prob(strings) - model.log_normalizer().value, 0)
+    assert abs(total.item()) < 1e-12
+
+
+def test_exact_log_z_over_the_limit_is_refused() -> None:
+    model = build("rbm", n_qubits=12, n_outcomes=4, n_hidden=30)
+    with pytest.raises(ModelError, match="use method='ais'"):
+        model.log_normalizer("exact")
+    with pytest.raises(ModelError, match="method must be"):
+        model.log_normalizer("bogus")
+
+
+# ---- annealed importance sampling ---------------------------------------------------------------------------------
+
+
+def test_ais_schedule_runs_from_zero_to_one() -> None:
+    betas = ais_schedule(1000)
+    assert len(betas) == 1001 and betas[0] == 0.0 and betas[-1] == 1.0
+    assert np.all(np.diff(betas) > 0)
+    with pytest.raises(ModelError, match="n_betas"):
+        ais_schedule(2)
+
+
+def test_ais_agrees_with_exact_and_its_stderr_is_honest() -> None:
+    """20 independent AIS runs: each within 3 stderr of the exact log Z; their spread matches the stderr."""
+    model = random_rbm(6, 4, 16, seed=5, scale=0.3)
+    exact = model.rbm.log_partition().item()
+    runs = [
+        ais_log_partition(model.rbm, n_chains=64, n_betas=300, generator=torch.Generator().manual_seed(s))
+        for s in range(20)
+    ]
+    values = np.array([r.value for r in runs])
+    stderrs = np.array([r.stderr for r in runs])
+    assert np.all(np.abs(values - exact) < 3 * stderrs), (values - exact) / stderrs
+    ratio = values.std(ddof=1) / np.sqrt(np.mean(stderrs**2))
+    # the sample std of 20 normal draws lies within [0.65, 1.35] sigma with probability > 0.99
+    assert 0.6 < ratio < 1.5, ratio
+    assert abs(values.mean() - exact) < 3 * values.std(ddof=1) / math.sqrt(len(values))
+    assert runs[0].method == "ais" and runs[0].n_samples == 64 and runs[0].details["n_betas"] == 300
+
+
+@pytest.mark.slow
+def test_log_normalizer_ais_by_name() -> None:
+    model = random_rbm(4, 4, 8, seed=2, scale=0.3)
+    est = model.log_normalizer("ais", generator=0)
+    assert est.method == "ais" and est.stderr > 0
+    assert abs(est.value - model.log_normalizer("exact").value) < 3 * est.stderr + 1e-3
+
+
+# ---- sampling -----------------------------------------------------------------------------------------------------
+
+
+def test_gibbs_samples_pass_chi_square_against_exact_probabilities() -> None:
+    model = random_rbm(3, 4, 6, seed=7, scale=0.6)
+    strings = torch.as_tensor(list(itertools.product(range(4), repeat=3)))
+    probs = torch.exp(model.log_prob(strings) - model.log_normalizer().value).detach().numpy()
+    n = 20_000
+    x = model.sample(n, generator=1)
+    assert x.shape == (n, 3) and x.dtype == torch.int64
+    index = (x[:, 0] * 16 + x[:, 1] * 4 + x[:, 2]).numpy()
+    counts = np.bincount(index, minlength=64)
+    assert chisquare(counts, n * probs).pvalue > 1e-3
+    report = model.sampling_report
+    assert report["chosen"] == "auto" and report["thinning"] >= 1 and report["burn_in"] >= 200
+    assert report["tau"] is not None and report["n_chains"] == 256
+
+
+def test_sampling_is_seeded_and_takes_given_burn_in_and_thinning() -> None:
+    model = build("rbm", n_qubits=4, n_outcomes=3, n_hidden=4, burn_in=10, thinning=3, n_chains=8, seed=0)
+    a, b = model.sample(20, generator=5), model.sample(20, generator=5)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, model.sample(20, generator=6))
+    assert model.sampling_report == {
+        "n_chains": 8,
+        "tau": None,
+        "tau_reliable": None,
+        "chosen": "given",
+        "burn_in": 10,
+        "thinning": 3,
+        "sweeps_per_chain": 10 + 3 * 3,
+    }
+    assert model.sample(0, generator=1).shape == (0, 4)
+
+
+# ---- training -----------------------------------------------------------------------------------------------------
+
+
+def fit_locally(model: CategoricalRBM, data: torch.Tensor, *, epochs: int, batch: int, lr: float, seed: int = 0):
+    """A minimal stand-in for the Trainer: one Adam optimizer, the model's updates applied in order."""
+    opt = torch.optim.Adam(model.parameter_groups()["model"], lr=lr)
+    x = model.check_outcomes(data)
+    for epoch in range(epochs):
+        g = torch.Generator().manual_seed(seed * 1000 + epoch)
+        order = torch.randperm(len(x), generator=g)
+        for index, start in enumerate(range(0, len(x), batch)):
+            step = Step(epoch, index, torch.Generator().manual_seed(seed + 7919 * epoch + index))
+            for update in model.training_step(x[order[start : start + batch]], step):
+                opt.zero_grad()
+                update.loss.backward()
+                opt.step()
+
+
+def product_kl(model: CategoricalRBM) -> float:
+    """KL(p || model) exactly, p the product distribution of tests.helpers.SITE_PROBS."""
+    n = SITE_PROBS.shape[0]
+    strings = torch.as_tensor(list(itertools.product(range(4), repeat=n)))
+    p = torch.ones(len(strings), dtype=torch.float64)
+    for i in range(n):
+        p = p * SITE_PROBS[i, strings[:, i]]
+    with torch.no_grad():
+        log_q = model.log_prob(strings).double() - model.log_normalizer().value
+    return float((p * (p.log() - log_q)).sum())
+
+
+@pytest.mark.parametrize("gradient", ["pcd", "cd"])
+def test_contrastive_divergence_learns_a_product_distribution(gradient: str) -> None:
+    """From zero biases (no `prepare`), CD-1 and PCD-1 reach KL < 0.01 on 4 sites of 4 outcomes."""
+    model = build("rbm", n_qubits=4, n_outcomes=4, n_hidden=4, gradient=gradient, n_chains=200, seed=0)
+    assert product_kl(model) > 0.3
+    fit_locally(model, product_samples(20_000, seed=1), epochs=3, batch=200, lr=0.02)
+    assert product_kl(model) < 0.01
+
+
+def test_prepare_sets_biases_to_data_marginals_and_chains_to_data_rows() -> None:
+    data = product_samples(5000, seed=2)
+    model = build("rbm", n_qubits=4, n_outcomes=4, n_hidden=3, n_chains=10, seed=0)
+    model.prepare(model.check_outcomes(data), torch.Generator().manual_seed(0))
+    counts = np.stack([np.bincount(data[:, i].numpy(), minlength=4) for i in range(4)])
+    expected = np.log((counts + 0.5) / (5000 + 2.0))
+    np.testing.assert_allclose(model.rbm.visible_bias.detach().numpy(), expected, rtol=1e-6)
+    rows = {tuple(r) for r in data.tolist()}
+    assert all(tuple(r) in rows for r in model.chains.tolist())
+
+
+def test_exact_gradient_matches_finite_differences_of_the_log_likelihood() -> None:
+    model = random_rbm(3, 3, 4, seed=4, scale=0.4)
+    model.hyperparameters["gradient"] = "exact"
+    x = model.check_outcomes(product_samples(50, seed=3)[:, :3] % 3)
+    (update,) = model.training_step(x, Step(0, 0, torch.Generator().manual_seed(0)))
+    params = model.parameter_groups()["model"]
+    grads = torch.autograd.grad(update.loss, params)
+
+    def nll() -> float:
+        with torch.no_grad():
+            return float(model.rbm.free_energy(x).mean() + model.rbm.log_partition())
+
+    eps = 1e-6
+    for p, grad in zip(params, grads):
+        flat, gflat = p.data.view(-1), grad.view(-1)
+        for j in range(0, flat.numel(), 5):
+            keep = float(flat[j])
+            flat[j] = keep + eps
+            up = nll()
+            flat[j] = keep - eps
+            down = nll()
+            flat[j] = keep
+            assert abs((up - down) / (2 * eps) - float(gflat[j])) < 1e-7
+
+
+def test_the_surrogate_gradient_with_exact_negatives_is_the_likelihood_gradient() -> None:
+    """d/dθ [F(data) - sum_v p(v) F(v)] with p held fixed equals d/dθ [F(data) + log Z]: the identity CD samples."""
+    model = random_rbm(3, 4, 5, seed=9)
+    x = model.check_outcomes(product_samples(40, seed=4)[:, :3])
+    strings = torch.as_tensor(list(itertools.product(range(4), repeat=3)))
+    params = model.parameter_groups()["model"]
+    exact = torch.autograd.grad(model.rbm.free_energy(x).mean() + model.rbm.log_partition(), params)
+    with torch.no_grad():
+        p = torch.softmax(-model.rbm.free_energy(strings), 0)
+    surrogate = model.rbm.free_energy(x).mean() - (p * model.rbm.free_energy(strings)).sum()
+    for a, b in zip(exact, torch.autograd.grad(surrogate, params)):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
+
+
+def test_persistent_chains_advance_in_place_and_are_saved(tmp_path) -> None:
+    model = build("rbm", n_qubits=3, n_outcomes=4, n_hidden=3, n_chains=16, seed=0)
+    before = model.chains.clone()
+    x = model.check_outcomes(product_samples(32, seed=0)[:, :3])
+    list(model.training_step(x, Step(0, 0, torch.Generator().manual_seed(1))))
+    assert not torch.equal(before, model.chains)
+    save(model, tmp_path / "rbm.pt")
+    loaded = load(tmp_path / "rbm.pt")
+    assert torch.equal(loaded.chains, model.chains)
+    strings = torch.as_tensor(list(itertools.product(range(4), repeat=3)))
+    torch.testing.assert_close(loaded.log_prob(strings), model.log_prob(strings), rtol=0, atol=0)
+
+
+def test_validation_metrics_exact_nll_and_pseudo_likelihood() -> None:
+    model = random_rbm(3, 4, 5, seed=11)
+    strings = torch.as_tensor(list(itertools.product(range(4), repeat=3)))
+    log_p = (model.log_prob(strings) - model.log_normalizer().value).detach()
+    x = model.check_outcomes(product_samples(30, seed=5)[:, :3])
+    metrics = model.validation_metrics(x, torch.Generator().manual_seed(0))
+    index = x[:, 0] * 16 + x[:, 1] * 4 + x[:, 2]
+    assert model.monitor == "nll"
+    assert abs(float(metrics["nll"]) + float(log_p[index].mean())) < 1e-10
+    # pseudo-likelihood: log p(a_i | a_-i) from the enumerated joint table
+    table = log_p.reshape(4, 4, 4)
+    pll = torch.zeros(len(x), dtype=torch.float64)
+    for i in range(3):
+        moved = table.movedim(i, -1)  # the last axis runs over site i
+        rest = [x[:, j] for j in range(3) if j != i]
+        row = moved[rest[0], rest[1]]  # (n, 4)
+        pll += row.gather(1, x[:, i : i + 1]).squeeze(1) - torch.logsumexp(row, 1)
+    assert abs(float(metrics["pseudo_nll"]) + float(pll.mean())) < 1e-10
+
+
+def test_large_models_monitor_the_pseudo_likelihood() -> None:
+    model = build("rbm", n_qubits=10, n_outcomes=4, n_hidden=20)
+    assert model.monitor == "pseudo_nll"
+    metrics = model.validation_metrics(product_samples(10, seed=0).repeat(1, 3)[:, :10], torch.Generator())
+    assert set(metrics) == {"pseudo_nll"}
+
+
+def test_bad_options_and_inputs_are_refused() -> None:
+    with pytest.raises(ModelError, match="gradient must be one of"):
+        build("rbm", n_qubits=3, n_outcomes=4, gradient="em")
+    with pytest.raises(ModelError, match="n_hidden must be a positive integer"):
+        build("rbm", n_qubits=3, n_outcomes=4, n_hidden=0)
+    with pytest.raises(ModelError, match="k must be an integer"):
+        build("rbm", n_qubits=3, n_outcomes=4, k=0)
+    with pytest.raises(ModelError, match="thinning must be an integer"):
+        build("rbm", n_qubits=3, n_outcomes=4, thinning=0)
+    with pytest.raises(ModelError, match="gradient='exact' needs"):
+        build("rbm", n_qubits=16, n_outcomes=4, n_hidden=40, gradient="exact")
+    with pytest.raises(OutcomeError):
+        build("rbm", n_qubits=3, n_outcomes=4).log_prob(torch.tensor([[0, 4, 1]]))
+    with pytest.raises(ModelError, match="number of samples"):
+        build("rbm", n_qubits=3, n_outcomes=4).sample(-1)
+
+
+def test_energy_module_refuses_a_bad_init_scale() -> None:
+    with pytest.raises(ModelError, match="init_scale"):
+        RBMEnergy(3, 4, 2, init_scale=float("nan"))
