@@ -23,6 +23,10 @@ MODELS: dict[str, type[GenerativeModel] | str] = {
     "kde": "qgen.backends.kde:KDE",
     "flow": "qgen.backends.flow:Flow",
     "ebm": "qgen.backends.ebm:EBM",
+    "gan": "qgen.backends.gan:GAN",
+    "wgan-gp": "qgen.backends.gan:WGANGP",
+    "vae": "qgen.backends.vae:VAE",
+    "diffusion": "qgen.backends.diffusion:Diffusion",
     "gb-rbm": "qgen.backends.ebm:GaussianBinaryRBM",
     "rbm": "qgen.models.rbm.categorical:CategoricalRBM",
 }
