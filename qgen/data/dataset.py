@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qgen.data.fields import check_consistency
 from qgen.errors import DataFormatError, MetricError
 from qgen.measurement.povm import POVM
 from qgen.strings import MAX_ENUMERATION
@@ -180,6 +181,7 @@ class MeasurementData:
             if not isinstance(value, str) or "\x00" in value:
                 raise DataFormatError(f"{where}: {name}: expected a string without NUL characters, found {value!r}")
         self.reference = _as_reference(self.reference, where)
+        check_consistency(self, where)
 
     @classmethod
     def _trusted(cls, **fields: Any) -> MeasurementData:

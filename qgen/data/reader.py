@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 
 from qgen.data.dataset import BASIS_LETTERS, MeasurementData, _first_bad
+from qgen.data.fields import check_consistency
 from qgen.data.writer import FORMAT_NAME, FORMAT_VERSION, NO_SEED
 from qgen.errors import DataFormatError, POVMError
 from qgen.measurement.povm import POVM
@@ -206,7 +207,7 @@ def _read(r: _Reader, mmap: bool) -> MeasurementData:
         if not isinstance(r.f["reference"], h5py.Group):
             raise r.fail("expected a group of exact values, found a dataset")
         reference = r.reference(r.f["reference"])
-    return MeasurementData._trusted(
+    data = MeasurementData._trusted(
         outcomes=outcomes,
         povm=povm,
         ideal_povm=ideal,
@@ -219,3 +220,5 @@ def _read(r: _Reader, mmap: bool) -> MeasurementData:
         bases=bases,
         extra=extra,
     )
+    check_consistency(data, f"file {r.path}")
+    return data

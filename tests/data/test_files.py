@@ -90,7 +90,10 @@ def data_sets(draw: st.DrawFn) -> MeasurementData:
 
     reference: dict[str, Any] = {f"r{i}": array() for i in range(draw(st.integers(0, 3)))}
     if draw(st.booleans()):
-        reference["mps"] = {f"site_{i:03d}": array() for i in range(n_qubits)} | {"more": {"x": array()}}
+        reference["tree"] = {f"site_{i:03d}": array() for i in range(n_qubits)} | {"more": {"x": array()}}
+    if draw(st.booleans()):  # "mps" is reserved for the target's MPS: N tensors (chi_l, 2, chi_r) that chain
+        bonds = [1] + [draw(st.integers(1, 3)) for _ in range(n_qubits - 1)] + [1]
+        reference["mps"] = {f"site_{i:03d}": rng.normal(size=(bonds[i], 2, bonds[i + 1])) for i in range(n_qubits)}
     bases = rng.integers(0, 3, size=(n, n_qubits)) if draw(st.booleans()) else None
     state = draw(st.one_of(st.none(), st.just({"name": "tfim", "n_qubits": n_qubits, "h": 1.0, "J": [1, 2]})))
     extra = draw(st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.floats(allow_nan=False))))
@@ -113,7 +116,7 @@ def test_save_load_round_trip_is_bit_exact(data: MeasurementData, compression: s
 
 
 def test_file_layout_follows_the_design(tmp_path: Path):
-    data = make_data(seed=None, reference={"mps": {"site_000": np.ones((1, 2, 2))}})
+    data = make_data(seed=None, reference={"mps": {f"site_{i:03d}": np.ones((1, 2, 1)) for i in range(3)}})
     save(data, tmp_path / "d.h5")
     with h5py.File(tmp_path / "d.h5", "r") as f:
         assert f["outcomes"].dtype == np.uint8 and f["outcomes"].shape == (200, 3)
@@ -126,7 +129,7 @@ def test_file_layout_follows_the_design(tmp_path: Path):
         assert (attrs["n_qubits"], attrs["n_samples"], attrs["povm_name"]) == (3, 200, "pauli4")
         assert attrs["seed"] == NO_SEED
         assert attrs["noise"] == '[{"name": "depolarizing", "p": 0.05}]'
-        assert np.array_equal(f["reference/mps/site_000"][()], np.ones((1, 2, 2)))
+        assert np.array_equal(f["reference/mps/site_002"][()], np.ones((1, 2, 1)))
     assert load(tmp_path / "d.h5").seed is None
 
 
@@ -271,14 +274,14 @@ CORRUPTIONS = [
     ("state not JSON", _set_attr("state", "{name: ghz"), ["attribute state", "JSON"]),
     ("noise not a list", _set_attr("noise", '{"name": "x"}'), ["attribute noise", "JSON list"]),
     ("bases range", lambda f: f.create_dataset("bases", data=np.full((200, 3), 3, np.uint8)), ["/bases", "[0, 3)"]),
-    ("reference text", lambda f: f.create_dataset("reference/mps/label", data="abc"), ["/reference/mps/label"]),
+    ("reference text", lambda f: f.create_dataset("reference/tree/label", data="abc"), ["/reference/tree/label"]),
 ]
 
 
 @pytest.mark.parametrize("mutate, expected", [c[1:] for c in CORRUPTIONS], ids=[c[0] for c in CORRUPTIONS])
 def test_corrupt_file_raises_an_error_naming_file_and_field(tmp_path: Path, mutate: Any, expected: list[str]):
     path = tmp_path / "bad.h5"
-    save(make_data(reference={"mps": {"site_000": np.ones(2)}}), path)
+    save(make_data(reference={"tree": {"site_000": np.ones(2)}}), path)
     with h5py.File(path, "r+") as f:
         mutate(f)
     with pytest.raises(DataFormatError) as err:
