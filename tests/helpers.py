@@ -1,18 +1,113 @@
-"""Helpers shared by the test modules: random states, independent dense references, reference-data paths."""
+"""Helpers shared by the test modules: random states, dense references, goodness of fit, reference data."""
 
 from __future__ import annotations
 
+import os
 from functools import reduce
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 import torch
+from scipy.stats import chisquare
 
 from qgen.pauli import PAULI
 from qgen.states.mps import MPSState
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE = SHARED / "reference-data"
+
+# Every goodness-of-fit test in the suite rejects at p <= 1e-3. Under a correct sampler the p-value is
+# uniform on [0, 1], so a seeded test fails by bad luck with probability 1e-3 when its seed is chosen; a
+# wrong distribution with the tests' sample sizes gives p-values many orders of magnitude smaller.
+GOF_THRESHOLD = 1e-3
+# Pearson's statistic is chi-square distributed only when every expected count is large enough; cells
+# expected fewer than 5 times are pooled into one (the usual rule, e.g. Cochran, Ann. Math. Stat. 23, 315
+# (1952)).
+GOF_MIN_EXPECTED = 5.0
+
+
+def outcome_counts(samples: Any, n_outcomes: int) -> np.ndarray:
+    """Counts of each of the K^N strings among (n, N) samples, indexed with site 0 most significant.
+
+    That is the order of `qgen.strings.all_outcomes` and of every `Measurement.probabilities()`.
+    """
+    a = torch.as_tensor(samples).long()
+    assert a.ndim == 2, f"samples must be (n, N), got shape {tuple(a.shape)}"
+    n_sites = a.shape[1]
+    index = (a * n_outcomes ** torch.arange(n_sites - 1, -1, -1)).sum(1)
+    return torch.bincount(index, minlength=n_outcomes**n_sites).numpy()
+
+
+def chi_square_p_value(counts: Any, probabilities: Any, *, min_expected: float = GOF_MIN_EXPECTED) -> float:
+    """p-value of Pearson's chi-square test of observed counts against exact probabilities of the same cells.
+
+    Cells expected fewer than `min_expected` times are pooled into one cell (merged into the smallest other
+    cell when the pool itself is still too small). A count in a cell of probability exactly 0 gives p = 0.
+
+    Args:
+        counts: (M,) non-negative integer counts.
+        probabilities: (M,) exact probabilities of the cells, summing to 1 within 1e-6.
+    """
+    counts = np.asarray(counts)
+    probs = np.asarray(probabilities, dtype=np.float64)
+    assert counts.ndim == 1 and counts.shape == probs.shape, (counts.shape, probs.shape)
+    assert np.all(counts >= 0) and np.all(counts == np.round(counts)), "counts must be non-negative integers"
+    assert np.all(probs >= 0) and abs(probs.sum() - 1) < 1e-6, f"probabilities sum to {probs.sum()!r}, not 1"
+    if counts[probs == 0].sum() > 0:
+        return 0.0
+    n = counts.sum()
+    expected = n * probs / probs.sum()
+    small = expected < min_expected
+    observed = list(counts[~small].astype(np.float64))
+    expect = list(expected[~small])
+    if small.any():
+        pooled_observed, pooled_expected = float(counts[small].sum()), float(expected[small].sum())
+        if pooled_expected < min_expected and expect:
+            j = int(np.argmin(expect))
+            observed[j] += pooled_observed
+            expect[j] += pooled_expected
+        else:
+            observed.append(pooled_observed)
+            expect.append(pooled_expected)
+    assert len(expect) >= 2, f"{n} samples leave fewer than two cells with {min_expected} expected counts"
+    return float(chisquare(observed, expect).pvalue)
+
+
+def assert_counts_fit(
+    counts: Any, probabilities: Any, *, threshold: float = GOF_THRESHOLD, min_expected: float = GOF_MIN_EXPECTED
+) -> float:
+    """Assert that counts are a sample of the probabilities (chi-square p-value above `threshold`); return p."""
+    p_value = chi_square_p_value(counts, probabilities, min_expected=min_expected)
+    assert p_value > threshold, (
+        f"counts do not follow the probabilities: chi-square p = {p_value:.3g} <= {threshold:g}\n"
+        f"counts {np.asarray(counts)}\nexpected {np.sum(counts) * np.asarray(probabilities)}"
+    )
+    return p_value
+
+
+def assert_samples_fit(samples: Any, probabilities: Any, n_outcomes: int, *, threshold: float = GOF_THRESHOLD) -> float:
+    """Assert that (n, N) outcome strings are a sample of probabilities over all K^N strings (site 0 first)."""
+    return assert_counts_fit(outcome_counts(samples, n_outcomes), probabilities, threshold=threshold)
+
+
+def in_ci() -> bool:
+    """Whether the suite runs under CI (CI=true), where reference data must be present."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require_reference(path: Path) -> Path:
+    """Return `path` if it exists; else skip the calling test, or fail it under CI=true.
+
+    A skip would let CI pass without ever comparing against the reference data.
+    """
+    if path.exists():
+        return path
+    message = f"reference data not found at {path}"
+    if in_ci():
+        pytest.fail(f"{message}; CI=true requires it (clone the shared reference data beside the repository)")
+    pytest.skip(message)
 
 
 def random_density_matrix(n_qubits: int, rng: np.random.Generator, rank: int | None = None) -> np.ndarray:

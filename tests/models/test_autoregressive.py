@@ -4,23 +4,15 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pytest
 import torch
-from scipy.stats import chisquare
 
 import qgen.models.autoregressive as base
 from qgen.errors import ModelError, OutcomeError
 from qgen.models import MODELS, AutoregressiveModel, PixelCNN, build, load, register, save
+from tests.helpers import assert_samples_fit
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Small models train fastest on one thread; two threads spin against each other when the cores are busy."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # Small hyperparameters keep the suite fast; each exercises the same code paths as the defaults.
@@ -118,10 +110,7 @@ def test_samples_agree_with_log_prob(case: str) -> None:
     assert probs.max() / probs.min() > 3  # a non-uniform target, so the test has power
     samples = model.sample(n, generator=torch.Generator().manual_seed(4))
     assert samples.shape == (n, n_qubits) and samples.dtype == torch.long
-    index = (samples * torch.tensor([n_outcomes**2, n_outcomes, 1])).sum(1).numpy()
-    counts = np.bincount(index, minlength=n_outcomes**n_qubits)
-    _, p_value = chisquare(counts, probs * n)
-    assert p_value > 1e-3
+    assert_samples_fit(samples, probs, n_outcomes)
 
 
 def test_sampling_is_deterministic_under_a_seed(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -201,14 +190,54 @@ def test_bad_construction_raises_model_error(tmp_path) -> None:
         load(tmp_path / "garbage.pt")
 
 
-@pytest.mark.parametrize("n_qubits", [1, 2, 3, 5, 9, 17, 33, 80])
+def _last_conditional_depends_on_site_0(model: AutoregressiveModel) -> bool:
+    """Whether P(a_{N-1} | a_<N-1) changes when a_0 alone changes (in one of 6 random strings at least: a
+    dependence the network has, rather than one every input shows; a ReLU can hide it for some inputs)."""
+    n, k = model.n_qubits, model.n_outcomes
+    x = torch.randint(0, k, (6, n), generator=torch.Generator().manual_seed(9))
+    y = x.clone()
+    y[:, 0] = (x[:, 0] + 1) % k
+    a = model.conditional_logits(model.shifted(x))[:, -1].log_softmax(-1)
+    b = model.conditional_logits(model.shifted(y))[:, -1].log_softmax(-1)
+    return bool((a - b).abs().amax() > 1e-9)
+
+
+@pytest.mark.parametrize("n_qubits", [2, 13, 33])
+def test_last_conditional_sees_site_0(case: str, n_qubits: int) -> None:
+    """With the depth as configured, the last site's conditional depends on the first site."""
+    model = make(case, n_qubits, 3, spread=0.3).double()
+    assert _last_conditional_depends_on_site_0(model)
+
+
+def _measured_receptive_field(model: PixelCNN, length: int) -> int:
+    """How many input positions the network's last output reads, found by changing one input at a time."""
+    x = torch.randint(0, model.n_outcomes + 1, (4, 1, length), generator=torch.Generator().manual_seed(10))
+    # y[s, t] is string s with position t changed: all the changes in one batch.
+    y = x.repeat(1, length, 1)
+    diagonal = torch.arange(length)
+    y[:, diagonal, diagonal] = (y[:, diagonal, diagonal] + 1) % (model.n_outcomes + 1)
+    ref = model.conditional_logits(x[:, 0])[:, -1]
+    changed = model.conditional_logits(y.reshape(-1, length))[:, -1].reshape(4, length, -1) - ref[:, None]
+    seen = (changed.abs().amax(dim=(0, 2)) > 1e-9).tolist()
+    assert all(seen[seen.index(True) :]), "the inputs a causal network reads form a contiguous window"
+    return length - seen.index(True)
+
+
+@pytest.mark.parametrize("n_qubits", [2, 3, 5, 9, 17, 33, 80])
 @pytest.mark.parametrize("kernel_size", [2, 3, 5])
-def test_pixelcnn_receptive_field_covers_n(n_qubits: int, kernel_size: int) -> None:
-    model = PixelCNN(n_qubits, 2, channels=2, kernel_size=kernel_size)
-    field = 1 + sum((kernel_size - 1) * d for d in model.dilations)
-    assert field >= n_qubits
-    # The default depth is the smallest that covers N.
-    assert n_qubits == 1 or field - (kernel_size - 1) * max(model.dilations) < n_qubits
+def test_pixelcnn_default_depth_is_the_smallest_covering_n(n_qubits: int, kernel_size: int) -> None:
+    """Behaviour, not the formula: at the default depth the last conditional reads site 0 and the network's
+    receptive field covers N positions; without its last block it does not."""
+    model = build("pixelcnn", n_qubits=n_qubits, n_outcomes=3, seed=11, channels=8, kernel_size=kernel_size)
+    assert isinstance(model, PixelCNN)
+    model = model.double()
+    assert _last_conditional_depends_on_site_0(model)
+    # Measured on a longer input (the field is measured up to its length), the last output reads N positions:
+    # the start token, which the shifted string begins with, through its own.
+    length = n_qubits + 4
+    assert _measured_receptive_field(model, length) >= n_qubits
+    model.blocks = model.blocks[:-1]
+    assert _measured_receptive_field(model, length) < n_qubits
 
 
 def test_register_makes_a_model_buildable() -> None:
