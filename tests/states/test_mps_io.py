@@ -26,7 +26,7 @@ def _overlap(a, b) -> complex:
     return complex(env[0, 0])
 
 
-@pytest.mark.skipif(not PAPER.is_dir(), reason="needs ../shared/reference-data")
+@pytest.mark.reference(PAPER)
 def test_paper_mps_energy() -> None:
     stored = mps_from_text(PAPER, convention="qgen")
     assert stored.n_qubits == 50 and stored.bond_dimension == 28 and stored.is_real
