@@ -1,52 +1,170 @@
-"""The `qgen` command line: simulate, info, train, sample, evaluate, demo."""
+"""The `qgen` command line: simulate, info, import, train, sample, evaluate, demo.
+
+Each subcommand is one `_add_NAME(sub)` function (its arguments) and one `cmd_NAME(args)` function (one thin call
+into the library); `_COMMANDS` lists them in the order `qgen --help` shows. Every subcommand takes `--threads`.
+Bad arguments and bad files end with one line on stderr and exit code 2; outputs are checked (writable, not an
+input, room on disk) before any long work starts.
+"""
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "build_parser"]
+from qgen.cli_args import (
+    CommandError,
+    LazyChoices,
+    check_device,
+    check_disk,
+    check_options,
+    check_outputs,
+    parse_options,
+    passive_openmp,
+    positive_float,
+    positive_int,
+    seed,
+    set_threads,
+)
+
+__all__ = ["main", "build_parser", "CommandError"]
+
+MODEL_NAMES = LazyChoices("qgen.models.registry", "MODELS")
+STATE_NAMES = LazyChoices("qgen.states.library", "STATE_NAMES")
+# Explicit dense ground states above this size run a Lanczos on 2^N amplitudes for minutes: refused without
+# --force (auto switches to DMRG above qgen.states.library.DENSE_LIMIT = 16).
+DENSE_GROUND_STATE_LIMIT = 20
+# Largest chain whose DMRG the benchmarks checked against free fermions (about 10 minutes at h = 1).
+DMRG_LIMIT = 1000
+# Rows per model.sample call of `qgen sample`: memory stays bounded at any -n.
+SAMPLE_CHUNK_SYMBOLS = 1 << 22
 
 
-class CommandError(Exception):
-    """A bad argument combination found after parsing; printed as one line."""
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (no usage block): `qgen train: error: ... (see qgen train --help)`."""
+
+    def error(self, message: str) -> Any:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _command(sub: Any, name: str, help: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """A subcommand parser with the options every command shares (--threads)."""
+    p = sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        metavar="N",
+        help="torch threads (default: torch's choice); idle threads sleep (OMP_WAIT_POLICY=PASSIVE) unless set",
+    )
+    p.set_defaults(func=func)
+    return p
+
+
+def _finish(args: argparse.Namespace, message: str, start: float) -> None:
+    """The command's last line: what it wrote, how long it took and on how many threads."""
+    if os.environ.get("RANK", "0") != "0":  # under torchrun, rank 0 speaks for all
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    print(f"{message} ({time.perf_counter() - start:.1f} s, {threads} thread{'s' if threads > 1 else ''})")
+
+
+def _note(args: argparse.Namespace, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(f"qgen {args.command}: note: {message}", file=sys.stderr)
+
+
+# ---------------------------------------------------------------------------------------------------- simulate
+
+# Keyword of a state constructor in qgen.states.library -> the command-line option that sets it.
+_STATE_OPTIONS = {
+    "h": "field",
+    "J": "coupling",
+    "delta": "delta",
+    "boundary": "boundary",
+    "representation": "representation",
+    "states": "product_state",
+}
 
 
 def _state_from_args(args: argparse.Namespace) -> Any:
+    """Build the named state through its constructor in qgen.states.library, passing the options it takes."""
     from qgen.states import library
 
-    n, rep = args.n_qubits, args.representation
+    build = getattr(library, args.state, None)
+    if not callable(build):
+        raise CommandError(f"--state {args.state}: qgen.states.library has no constructor of that name")
+    params = inspect.signature(build).parameters
+    kwargs: dict[str, Any] = {}
+    for keyword, dest in _STATE_OPTIONS.items():
+        value = getattr(args, dest)
+        if value is None:
+            continue
+        if keyword not in params:
+            raise CommandError(f"--{dest.replace('_', '-')} does not apply to --state {args.state}")
+        kwargs[keyword] = value
+    if "states" in params:
+        labels = str(kwargs.get("states", "0")).split(",")
+        kwargs["states"] = labels if len(labels) > 1 else labels[0]
+    if args.state in ("tfim", "xxz"):
+        _check_ground_state_cost(args, library)
+    return build(n_qubits=args.n_qubits, **kwargs)
+
+
+def _check_ground_state_cost(args: argparse.Namespace, library: Any) -> None:
+    """Refuse ground-state computations that would run for a very long time; announce the slow ones."""
+    from qgen.states import dmrg
+
+    n, rep = args.n_qubits, args.representation or "auto"
+    if rep == "dense" or (rep == "auto" and n <= library.DENSE_LIMIT):
+        if n > DENSE_GROUND_STATE_LIMIT and not args.force:
+            raise CommandError(
+                f"--n-qubits {n} --representation dense: exact diagonalisation of 2^{n} amplitudes takes many "
+                f"minutes and gigabytes (limit {DENSE_GROUND_STATE_LIMIT}); use --representation mps (DMRG), "
+                "or pass --force"
+            )
+        if n > library.DENSE_LIMIT:
+            _note(args, f"exact diagonalisation of {n} qubits (2^{n} amplitudes) can take minutes")
+        return
+    boundary = args.boundary or "open"
     if args.state == "tfim":
-        return library.tfim(n, h=args.field, J=args.coupling, boundary=args.boundary, representation=rep)
-    if args.state == "xxz":
-        return library.xxz(n, delta=args.delta, J=args.coupling, boundary=args.boundary, representation=rep)
-    if args.state == "ghz":
-        return library.ghz(n, representation=rep)
-    if args.state == "w":
-        return library.w(n)
-    if args.state == "graph":
-        return library.graph(n, representation=rep)
-    if args.state == "product":
-        labels = args.product_state.split(",")
-        return library.product(labels if len(labels) > 1 else labels[0], n, representation=rep)
-    raise CommandError(f"unknown state {args.state!r}")
-
-
-def _writable(path: Path) -> Path:
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise CommandError(f"cannot write {path}: folder {folder} does not exist")
-    return path
+        params = {"h": 1.0 if args.field is None else args.field, "J": 1.0 if args.coupling is None else args.coupling}
+    else:
+        params = {
+            "delta": 1.0 if args.delta is None else args.delta,
+            "J": 1.0 if args.coupling is None else args.coupling,
+        }
+    name = dmrg.cache_key(args.state, n, boundary, **{k: float(v) for k, v in params.items()})
+    if any((folder / name).is_file() for folder in (dmrg.data_dir(), dmrg.cache_dir())):
+        return
+    if n > DMRG_LIMIT and not args.force:
+        raise CommandError(
+            f"--n-qubits {n}: the DMRG ground state is checked up to {DMRG_LIMIT} sites (about 10 minutes there "
+            "on 2 cores, growing faster than N^2 beyond); pass --force to run it anyway"
+        )
+    _note(
+        args,
+        f"computing the {args.state} ground state of {n} sites by DMRG (not cached yet; 2-core benchmarks at the "
+        f"critical point: 17 s at N = 50, 60 s at 100, 10 min at 1000); it will be cached in {dmrg.cache_dir()}",
+    )
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from qgen import noise as qnoise
     from qgen.data.simulation import write_simulation
+    from qgen.measurement import noise as qnoise
 
-    out = _writable(Path(args.output))
+    start = time.perf_counter()
+    out = Path(args.output)
+    check_outputs({"-o": out}, {}, force=args.force)
+    check_disk(
+        out, args.samples * args.n_qubits, f"{args.samples:,} strings of {args.n_qubits} qubits", force=args.force
+    )
     channel = qnoise.parse(args.noise) if args.noise else None
     state = _state_from_args(args)
     n = write_simulation(
@@ -57,11 +175,41 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         noise=channel,
         seed=args.seed,
         reference=not args.no_reference,
-        progress=None if not args.quiet else False,
+        progress=False if args.quiet else (None if sys.stderr.isatty() else False),
     )
     if not args.quiet:
-        print(f"wrote {n} samples of {state!r} measured with {args.povm} to {out}")
+        _finish(args, f"wrote {n:,} samples of {state!r} measured with {args.povm} to {out}", start)
     return 0
+
+
+def _add_simulate(sub: Any) -> None:
+    from qgen.measurement.povm import NAMED_POVMS
+
+    p = _command(sub, "simulate", "measure a target state and write a data set (HDF5)", cmd_simulate)
+    p.add_argument("--state", required=True, choices=STATE_NAMES, metavar="NAME", help="one of: %(choices)s")
+    p.add_argument("--n-qubits", type=positive_int, required=True, help="number of qubits N")
+    p.add_argument("--field", type=float, help="transverse field h of the Ising chain (default 1)")
+    p.add_argument("--coupling", type=float, help="coupling J (default 1)")
+    p.add_argument("--delta", type=float, help="anisotropy of the XXZ chain (default 1)")
+    p.add_argument("--boundary", choices=["open", "periodic"], help="chain boundary (default open)")
+    p.add_argument("--product-state", help="label(s) of a product state: 0,1,+,-,+i,-i (comma list; default 0)")
+    p.add_argument("--representation", choices=["auto", "dense", "mps"], help="default auto")
+    p.add_argument("--povm", default="tetra", choices=list(NAMED_POVMS), help="single-qubit POVM (default tetra)")
+    p.add_argument("--samples", type=positive_int, required=True, help="number of outcome strings")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument(
+        "--noise",
+        action="append",
+        metavar="NAME:VALUE",
+        help="local noise before measurement, e.g. depolarizing:0.05 (repeat to compose)",
+    )
+    p.add_argument("--no-reference", action="store_true", help="skip the exact reference values")
+    p.add_argument("--force", action="store_true", help="run beyond the size limits (and a possibly full disk)")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("-o", "--output", required=True, help="the data set file to write (.h5)")
+
+
+# -------------------------------------------------------------------------------------------------------- info
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -71,17 +219,231 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from qgen.report.demo import run_demo
+def _add_info(sub: Any) -> None:
+    p = _command(sub, "info", "summarise a data set file (and check that its fields agree)", cmd_info)
+    p.add_argument("file")
 
-    run_demo(Path(args.output), quick=args.quick)
+
+# ------------------------------------------------------------------------------------------------------ import
+
+_IMPORT_FORMATS = ("qucumber", "outcomes")
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from qgen.data import import_outcomes, import_qucumber, save
+
+    start = time.perf_counter()
+    out = Path(args.output)
+    check_outputs({"-o": out}, {f"FILE {i + 1}": f for i, f in enumerate(args.files)}, force=args.force)
+    if args.format == "qucumber":
+        if len(args.files) not in (1, 2) or args.povm:
+            raise CommandError("qucumber takes DATA [BASES] (0/1 shots, then X/Y/Z letters) and no --povm")
+        data = import_qucumber(*args.files)
+    else:
+        if len(args.files) != 1 or not args.povm:
+            raise CommandError("outcomes takes one FILE (text table or .npy) and --povm NAME")
+        data = import_outcomes(args.files[0], args.povm, n_qubits=args.n_qubits)
+    save(data, out)
+    _finish(args, f"wrote {data.n_samples:,} strings of {data.n_qubits} qubits ({data.povm_name}) to {out}", start)
     return 0
+
+
+def _add_import(sub: Any) -> None:
+    from qgen.measurement.povm import NAMED_POVMS
+
+    p = _command(sub, "import", "bring lab data (QuCumber text, integer tables, .npy) into a data set", cmd_import)
+    p.add_argument("format", choices=_IMPORT_FORMATS, help="qucumber: DATA [BASES]; outcomes: FILE with --povm")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--povm", choices=list(NAMED_POVMS), help="the POVM the integers index (outcomes format)")
+    p.add_argument("--n-qubits", type=positive_int, help="expected number of qubits, checked")
+    p.add_argument("--force", action="store_true", help="allow -o to replace an input file")
+    p.add_argument("-o", "--output", required=True, help="the data set file to write (.h5)")
+
+
+# ------------------------------------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from qgen.models.registry import options
+
+    defaults = options(args.model)
+    if args.list_options:
+        print(f"options of model {args.model!r} (qgen train --model {args.model} --option KEY=VALUE):")
+        for key, value in defaults.items():
+            print(f"  {key:<24} {'(required)' if value is None else repr(value)}")
+        return 0
+    if not args.data or not args.output:
+        raise CommandError("--data and -o/--output are required (or --list-options)")
+    start = time.perf_counter()
+    out = Path(args.output)
+    check_outputs({"-o": out, "checkpoint": Path(str(out) + ".ckpt")}, {"--data": args.data}, force=args.force)
+    check_device(args.device)
+    model_options = check_options(args.model, parse_options(args.option), defaults)
+
+    from qgen.data import load
+    from qgen.train.defaults import train
+
+    data = load(args.data)
+    model = train(
+        args.model,
+        data,
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        output=str(out),
+        resume=args.resume,
+        device=args.device,
+        progress=not args.quiet and sys.stderr.isatty(),
+        model_options=model_options,
+    )
+    if model is not None:
+        _finish(args, f"wrote {out}", start)
+    return 0
+
+
+def _add_train(sub: Any) -> None:
+    p = _command(sub, "train", "fit a generative model to a data set", cmd_train)
+    p.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="NAME", help="one of: %(choices)s")
+    p.add_argument("--list-options", action="store_true", help="print the model's hyperparameters and exit")
+    p.add_argument("--data", help="the data set (.h5)")
+    p.add_argument("--epochs", type=positive_int, help="default: chosen from the data size, with early stopping")
+    p.add_argument("--batch-size", type=positive_int, help="default: chosen from the data size")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 1e-3)")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: CUDA when present)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
+    p.add_argument("--force", action="store_true", help="allow -o to replace an input file")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("-o", "--output", help="the model file to write (.pt)")
+
+
+# ------------------------------------------------------------------------------------------------------ sample
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    from qgen.data import MeasurementData, MeasurementWriter, load
+    from qgen.models import load as load_model
+    from qgen.models.base import Strings
+
+    start = time.perf_counter()
+    out = Path(args.output)
+    check_outputs({"-o": out}, {"--model": args.model, "--data": args.data}, force=args.force)
+    model = load_model(args.model, map_location="cpu")
+    if not isinstance(model.support, Strings):
+        raise CommandError(f"{args.model} models {type(model.support).__name__.lower()}, not outcome strings")
+    n_qubits, k = model.n_qubits, model.n_outcomes
+    check_disk(out, args.samples * n_qubits, f"{args.samples:,} strings of {n_qubits} qubits", force=args.force)
+    if args.data:
+        source = load(args.data)
+        if (source.n_qubits, source.n_outcomes) != (n_qubits, k):
+            raise CommandError(
+                f"--data {args.data} has (N, K) = {(source.n_qubits, source.n_outcomes)}, the model {(n_qubits, k)}"
+            )
+        record = source.measurement_record()
+    elif model.measurement:
+        record = model.measurement
+    else:
+        raise CommandError(f"{args.model} does not record how its training data were measured: pass --data")
+    extra = {"generated_by": str(args.model)}
+    meta = MeasurementData.from_record(np.zeros((0, n_qubits), np.uint8), record, seed=args.seed, extra=extra)
+    if meta.n_outcomes != k:
+        raise CommandError(f"the model has K = {k} outcomes, its recorded POVM {meta.n_outcomes}")
+    generator = torch.Generator().manual_seed(args.seed)
+    chunk = max(1, SAMPLE_CHUNK_SYMBOLS // n_qubits)
+    fields = {"povm": meta.povm, "ideal_povm": meta.ideal_povm, "state": meta.state, "noise": meta.noise}
+    with (
+        MeasurementWriter(out, n_qubits=n_qubits, seed=args.seed, extra=extra, **fields) as writer,
+        tqdm(total=args.samples, disable=not sys.stderr.isatty() or args.samples <= chunk, unit="samples") as bar,
+        torch.no_grad(),
+    ):
+        done = 0
+        while done < args.samples:
+            size = min(chunk, args.samples - done)
+            writer.append(model.sample(size, generator=generator).to("cpu", torch.uint8).numpy())
+            done += size
+            bar.update(size)
+    _finish(args, f"wrote {args.samples:,} samples of {args.model} to {out}", start)
+    return 0
+
+
+def _add_sample(sub: Any) -> None:
+    p = _command(sub, "sample", "draw outcome strings from a trained model into a data set", cmd_sample)
+    p.add_argument("--model", required=True, help="a trained model (.pt)")
+    p.add_argument("-n", "--samples", type=positive_int, required=True, help="number of strings")
+    p.add_argument("--data", help="take POVM and state from this data set instead of the model file's record")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--force", action="store_true", help="allow -o to replace an input (and a possibly full disk)")
+    p.add_argument("-o", "--output", required=True, help="the data set to write (.h5)")
+
+
+# ---------------------------------------------------------------------------------------------------- evaluate
+
+
+def _check_evaluation_inputs(args: argparse.Namespace) -> None:
+    """The model and the data must describe the same measurement: same N, same K, same POVM as applied."""
+    import numpy as np
+
+    from qgen.data import load
+
+    data = load(args.data)
+    model_path = Path(args.model)
+    if model_path.suffix.lower() in (".h5", ".hdf5"):
+        other = load(model_path)
+        shape, povm = (other.n_qubits, other.n_outcomes), other.povm.elements
+    else:
+        from qgen.data import MeasurementData
+        from qgen.models import load as load_model
+
+        model = load_model(model_path, map_location="cpu")
+        shape = (int(getattr(model, "n_qubits", -1)), int(getattr(model, "n_outcomes", -1)))
+        record = getattr(model, "measurement", None)
+        povm = None
+        if record:
+            povm = MeasurementData.from_record(np.zeros((0, shape[0]), np.uint8), record).povm.elements
+    if shape != (data.n_qubits, data.n_outcomes):
+        raise CommandError(
+            f"--model {args.model} has (N, K) = {shape}, --data {args.data} has {(data.n_qubits, data.n_outcomes)}: "
+            "they do not describe the same measurement"
+        )
+    if povm is not None and not np.allclose(povm, data.povm.elements, atol=1e-8) and not args.force:
+        raise CommandError(
+            f"--model {args.model} was trained on strings measured with another POVM than --data {args.data} "
+            f"({data.povm_name}, noise {data.noise or 'none'}): observables would be read with the wrong POVM "
+            "(pass --force to evaluate anyway)"
+        )
+
+
+def _number(entry: dict[str, Any]) -> str:
+    """A report entry as text: value +- stderr (method); inf, nan and unavailable entries print as such."""
+    value, stderr = entry.get("value"), entry.get("stderr")
+    if value is None:
+        return f"unavailable ({entry.get('reason', entry.get('method', 'no value'))})"
+
+    def text(x: Any) -> str:
+        return f"{x:.6g}" if isinstance(x, int | float) and not isinstance(x, bool) else str(x)
+
+    err = f" +- {text(stderr)}" if stderr not in (None, 0, 0.0) else ""
+    return f"{text(value)}{err}  ({entry.get('method', '?')})"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from qgen.report.evaluation import run_evaluate
 
-    _writable(Path(args.json))
+    start = time.perf_counter()
+    target_file = args.target if args.target and Path(args.target).is_file() else None
+    check_outputs(
+        {"--json": args.json},
+        {"--model": args.model, "--data": args.data, "--target": target_file},
+        force=args.force,
+        folders={"--plots": args.plots},
+    )
+    _check_evaluation_inputs(args)
     if args.plots:
         Path(args.plots).mkdir(parents=True, exist_ok=True)
     report = run_evaluate(
@@ -93,173 +455,74 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         seed=args.seed,
     )
-    for key in ("classical_fidelity", "kl_divergence", "quantum_fidelity"):
+    for key in ("classical_fidelity", "kl_divergence", "kl_divergence_reverse", "quantum_fidelity"):
         entry = report.get(key)
-        if isinstance(entry, dict) and entry.get("value") is not None:
-            print(f"{key:<20} {entry['value']:.6g} +- {entry.get('stderr', 0):.2g}  ({entry['method']})")
-    print(f"wrote {args.json}" + (f" and figures in {args.plots}" if args.plots else ""))
+        if isinstance(entry, dict):
+            print(f"{key:<22} {_number(entry)}")
+    _finish(args, f"wrote {args.json}" + (f" and figures in {args.plots}" if args.plots else ""), start)
     return 0
 
 
 def _add_evaluate(sub: Any) -> None:
-    p = sub.add_parser("evaluate", help="compare a model (or a data set) with the exact target")
+    p = _command(sub, "evaluate", "compare a model (or a data set) with the exact target", cmd_evaluate)
     p.add_argument("--model", required=True, help="a trained model (.pt) or a data set (.h5) to evaluate")
     p.add_argument("--data", required=True, help="the data set whose recorded state is the target")
     p.add_argument("--target", help="another target: a JSON state spec, or a file holding one")
     p.add_argument("--json", required=True, help="the report to write (JSON)")
     p.add_argument("--plots", help="folder for the figures (PNG)")
-    p.add_argument("--n-samples", type=int, default=10_000, help="samples for Monte-Carlo estimates")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_evaluate)
+    p.add_argument("--n-samples", type=positive_int, default=10_000, help="samples for Monte-Carlo estimates")
+    p.add_argument("--seed", type=seed, default=0)
+    p.add_argument("--force", action="store_true", help="allow --json to replace an input; evaluate across POVMs")
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from qgen.data import load
-    from qgen.train.defaults import train
+# -------------------------------------------------------------------------------------------------------- demo
 
-    out = _writable(Path(args.output))
-    data = load(args.data)
-    options = {"model_options": _parse_options(args.option)} if args.option else {}
-    model = train(
-        args.model,
-        data,
-        seed=args.seed,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        output=str(out),
-        resume=args.resume,
-        device=args.device,
-        progress=not args.quiet,
-        **options,
-    )
-    if not args.quiet and model is not None:
-        print(f"wrote {out}")
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from qgen.report.demo import run_demo
+
+    check_outputs({}, {}, folders={"-o": args.output})
+    run_demo(Path(args.output), quick=args.quick)
     return 0
 
 
-def _parse_options(items: list[str]) -> dict[str, Any]:
-    """Model hyperparameters from KEY=VALUE words (numbers become numbers)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CommandError(f"cannot read --option {item!r}: expected KEY=VALUE, e.g. hidden_size=64")
-        for cast in (int, float):
-            try:
-                out[key] = cast(value)
-                break
-            except ValueError:
-                continue
-        else:
-            out[key] = value
-    return out
+def _add_demo(sub: Any) -> None:
+    p = _command(sub, "demo", "simulate, reconstruct and evaluate a small Ising chain end to end", cmd_demo)
+    p.add_argument("-o", "--output", default="results/demo", help="results folder (default results/demo)")
+    p.add_argument("--quick", action="store_true", help="a smaller, faster run (for tests)")
 
 
-def _add_train(sub: Any) -> None:
-    p = sub.add_parser("train", help="fit a generative model to a data set by maximum likelihood")
-    p.add_argument("--model", required=True, choices=["rnn", "pixelcnn", "transformer"])
-    p.add_argument("--data", required=True, help="the data set (.h5)")
-    p.add_argument("--epochs", type=int, help="default: chosen from the data size, with early stopping")
-    p.add_argument("--batch-size", type=int, help="default: chosen from the data size")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default: CUDA when present)")
-    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("-o", "--output", required=True, help="the model file to write (.pt)")
-    p.set_defaults(func=cmd_train)
+# ------------------------------------------------------------------------------------------------------ parser
 
-
-def cmd_sample(args: argparse.Namespace) -> int:
-    import torch
-
-    from qgen.data import MeasurementData, load, save
-    from qgen.models import load as load_model
-
-    out = _writable(Path(args.output))
-    model = load_model(args.model, map_location="cpu")
-    if args.samples < 1:
-        raise CommandError(f"-n must be a positive integer, got {args.samples}")
-    outcomes = model.sample(args.samples, generator=torch.Generator().manual_seed(args.seed))
-    fields = {"seed": args.seed, "extra": {"generated_by": str(args.model)}}
-    strings = outcomes.to(torch.uint8).cpu().numpy()
-    if args.data:
-        source = load(args.data)
-        if source.n_qubits != model.n_qubits:
-            raise CommandError(f"{args.data} has {source.n_qubits} qubits, the model {model.n_qubits}")
-        data = MeasurementData.from_record(strings, source.measurement_record(), **fields)
-    elif model.measurement:
-        data = MeasurementData.from_record(strings, model.measurement, **fields)
-    else:
-        raise CommandError(f"{args.model} does not record how its training data were measured: pass --data")
-    save(data, out)
-    print(f"wrote {args.samples} samples of {args.model} to {out}")
-    return 0
-
-
-def _add_sample(sub: Any) -> None:
-    p = sub.add_parser("sample", help="draw outcome strings from a trained model into a data set")
-    p.add_argument("--model", required=True, help="a trained model (.pt)")
-    p.add_argument("-n", "--samples", type=int, required=True)
-    p.add_argument("--data", help="take POVM and state from this data set instead of the model file's record")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--output", required=True, help="the data set to write (.h5)")
-    p.set_defaults(func=cmd_sample)
-
-
-def _add_simulate(sub: Any) -> None:
-    from qgen.measurement.povm import NAMED_POVMS
-
-    p = sub.add_parser("simulate", help="measure a target state and write a data set (HDF5)")
-    p.add_argument("--state", required=True, choices=["tfim", "xxz", "ghz", "w", "product", "graph"])
-    p.add_argument("--n-qubits", type=int, required=True, help="number of qubits N")
-    p.add_argument("--field", type=float, default=1.0, help="transverse field h of the Ising chain (default 1)")
-    p.add_argument("--coupling", type=float, default=1.0, help="coupling J (default 1)")
-    p.add_argument("--delta", type=float, default=1.0, help="anisotropy of the XXZ chain (default 1)")
-    p.add_argument("--boundary", choices=["open", "periodic"], default="open")
-    p.add_argument("--product-state", default="0", help="label(s) of a product state: 0,1,+,-,+i,-i (comma list)")
-    p.add_argument("--representation", choices=["auto", "dense", "mps"], default="auto")
-    p.add_argument("--povm", default="tetra", choices=list(NAMED_POVMS), help="single-qubit POVM (default tetra)")
-    p.add_argument("--samples", type=int, required=True, help="number of outcome strings")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument(
-        "--noise",
-        action="append",
-        metavar="NAME:VALUE",
-        help="local noise before measurement, e.g. depolarizing:0.05 (repeat to compose)",
-    )
-    p.add_argument("--no-reference", action="store_true", help="skip the exact reference values")
-    p.add_argument("--quiet", action="store_true")
-    p.add_argument("-o", "--output", required=True, help="the data set file to write (.h5)")
-    p.set_defaults(func=cmd_simulate)
+# The subcommands, in the order `qgen --help` lists them; a new one adds its `_add_NAME` here.
+_COMMANDS: list[Callable[[Any], None]] = [
+    _add_simulate,
+    _add_info,
+    _add_import,
+    _add_train,
+    _add_sample,
+    _add_evaluate,
+    _add_demo,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="qgen", description="Reconstruct quantum states from measurement data with generative models."
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    _add_simulate(sub)
-    p = sub.add_parser("info", help="summarise a data set file")
-    p.add_argument("file")
-    p.set_defaults(func=cmd_info)
-    for register in _EXTRA_COMMANDS:
+    for register in _COMMANDS:
         register(sub)
-    p = sub.add_parser("demo", help="simulate, reconstruct and evaluate a small Ising chain end to end")
-    p.add_argument("-o", "--output", default="results/demo", help="results folder (default results/demo)")
-    p.add_argument("--quick", action="store_true", help="a smaller, faster run (for tests)")
-    p.set_defaults(func=cmd_demo)
     return parser
 
 
-# Further commands register themselves here (train, sample, evaluate), each in its own function below.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = [_add_train, _add_sample, _add_evaluate]
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    passive_openmp()  # before anything imports torch
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
@@ -272,14 +535,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from qgen.errors import QgenError
 
+    where = f"qgen {args.command}"
     try:
-        return int(args.func(args) or 0)
+        if args.threads is not None:
+            set_threads(args.threads)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # `qgen info F | head`: the reader has what it wanted. Exit quietly, as coreutils do (128 + SIGPIPE).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except (QgenError, CommandError, OSError) as exc:
-        print(f"qgen {args.command}: error: {exc}", file=sys.stderr)
+        print(f"{where}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"qgen {args.command}: interrupted", file=sys.stderr)
+        # The atomic writers have removed their temporary files while the exception unwound.
+        print(f"{where}: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"{where}: error: out of memory (ask for fewer samples or a smaller system)", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get("QGEN_DEBUG"):
+            raise
+        print(
+            f"{where}: error: {type(exc).__name__}: {_one_line(exc)} "
+            "(unexpected; set QGEN_DEBUG=1 to see the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":
