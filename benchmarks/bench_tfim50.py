@@ -73,8 +73,9 @@ def observables(outcomes: Any, povm: POVM) -> dict[str, Any]:
     z = z_table[a]
     zz_per_string = (z[:, :-1] * z[:, 1:]).mean(axis=1)
     n = len(a)
-    zz, zz_err = correlation_matrix(a, povm, "Z")
-    x_sites, _ = magnetization(a, povm, "X")
+    zz_est = correlation_matrix(a, povm, "Z")
+    zz, zz_err = zz_est.value, zz_est.stderr
+    x_sites = magnetization(a, povm, "X").value
     return {
         "X_mean": float(x_per_string.mean()),
         "X_mean_stderr": float(x_per_string.std(ddof=1) / np.sqrt(n)),

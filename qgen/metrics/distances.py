@@ -22,17 +22,19 @@ from qgen.errors import MetricError
 from qgen.estimate import Estimate, sample_mean
 from qgen.metrics.distributions import (
     as_generator,
-    check_enumerable,
     draw,
-    lexicographic_strings,
     likelihood_of,
     log_prob64,
+    log_probability_table,
     outcome_probabilities,
 )
+from qgen.strings import as_outcomes
 
 __all__ = ["classical_fidelity", "kl_divergence", "reverse_kl", "AUTO_ENUMERATION"]
 
-#: Largest outcome space "auto" enumerates exactly, and on which it evaluates a non-exact model by frequencies.
+#: Policy, not a limit: the largest outcome space that method="auto" enumerates exactly (and on which it evaluates
+#: a model without an exact likelihood by the frequencies of its samples); above it "auto" goes Monte Carlo.
+#: Explicit method="exact" enumerates up to qgen.strings.MAX_ENUMERATION, the one enumeration limit.
 AUTO_ENUMERATION = 2**20
 _CHUNK = 1 << 16
 _N_BOOTSTRAP = 100
@@ -72,12 +74,13 @@ def _shape(p: Any, q: Any) -> tuple[int, int]:
 
 
 def _exact_sum(p: Any, q: Any, n_qubits: int, n_outcomes: int, terms: LogTerm) -> tuple[float, dict[str, Any]]:
-    """sum_a terms(log p(a), log q(a)) over all K^N strings, in chunks; also the total masses of p and q."""
-    total = check_enumerable(n_qubits, n_outcomes)
+    """sum_a terms(log p(a), log q(a)) over all K^N strings, from one table per distribution; also the total
+    masses of p and q (summed in chunks, so the temporaries stay small)."""
+    lp_all = log_probability_table(p, n_qubits, n_outcomes)
+    lq_all = log_probability_table(q, n_qubits, n_outcomes)
     acc, mass_p, mass_q = 0.0, 0.0, 0.0
-    for start in range(0, total, _CHUNK):
-        x = lexicographic_strings(start, min(start + _CHUNK, total), n_outcomes, n_qubits)
-        lp, lq = log_prob64(p, x), log_prob64(q, x)
+    for start in range(0, len(lp_all), _CHUNK):
+        lp, lq = lp_all[start : start + _CHUNK], lq_all[start : start + _CHUNK]
         acc += float(terms(lp, lq).sum())
         mass_p += float(np.exp(lp).sum())
         mass_q += float(np.exp(lq).sum())
@@ -86,6 +89,13 @@ def _exact_sum(p: Any, q: Any, n_qubits: int, n_outcomes: int, terms: LogTerm) -
         if abs(mass - 1) > 1e-3:
             raise MetricError(f"{name} claims an exact likelihood but its probabilities sum to {mass:.6g}")
     return acc, {"total_probability_p": mass_p, "total_probability_q": mass_q}
+
+
+def _sampled(d: Any, n_samples: int, gen: torch.Generator | None, samples: Any) -> torch.Tensor:
+    """samples (validated) when given, else n_samples fresh draws of d."""
+    if samples is None:
+        return draw(d, n_samples, gen)
+    return as_outcomes(samples, int(d.n_qubits), int(d.n_outcomes), device="cpu")
 
 
 def _empirical(
@@ -145,6 +155,7 @@ def classical_fidelity(
     n_samples: int = 10_000,
     generator: torch.Generator | int | None = None,
     sampler: str = "q",
+    samples: Any = None,
 ) -> Estimate:
     """Classical fidelity F(p, q) = sum_a sqrt(p(a) q(a)) between two outcome distributions on K^N strings.
 
@@ -167,6 +178,8 @@ def classical_fidelity(
             No support condition is needed for either: strings where the sampled distribution vanishes are
             never drawn, and they contribute sqrt(p q) = 0 to F anyway. The variance is small when p ~ q and
             grows when the sampled distribution puts little weight where the other is large.
+        samples: for "mc", (n, N) samples of the `sampler` distribution to average over instead of drawing
+            n_samples new ones (so several metrics can share one set of model samples).
 
     Returns:
         Estimate with value in [0, 1] (up to Monte-Carlo noise); details name the sampler.
@@ -182,7 +195,7 @@ def classical_fidelity(
     if sampler not in ("p", "q"):
         raise MetricError(f"sampler must be 'p' or 'q', got {sampler!r}")
     src, other = (q, p) if sampler == "q" else (p, q)
-    x = draw(src, n_samples, gen)
+    x = _sampled(src, n_samples, gen, samples)
     ratio = np.exp(0.5 * (log_prob64(other, x) - log_prob64(src, x)))
     return sample_mean(ratio, "mc", {"sampler": sampler})
 
@@ -196,6 +209,7 @@ def kl_divergence(
     n_samples: int = 10_000,
     generator: torch.Generator | int | None = None,
     sampler: str | None = None,
+    samples: Any = None,
 ) -> Estimate:
     """Kullback-Leibler divergence KL(p || q) = sum_a p(a) log(p(a)/q(a)) (direction="forward"), or KL(q || p).
 
@@ -213,6 +227,8 @@ def kl_divergence(
             support the true KL is +inf, and the estimate is +inf only if a sample lands there. With samples of
             the second argument, the importance-weighted E_{a~v}[(u/v) log(u/v)] is unbiased only when u's
             support lies inside v's, and is usually much noisier.
+        samples: for "mc", (n, N) samples of the `sampler` distribution to average over instead of drawing
+            n_samples new ones.
 
     Returns:
         Estimate (value >= 0 up to Monte-Carlo noise, +inf when the support condition fails on enumerated or
@@ -238,11 +254,11 @@ def kl_divergence(
     sampler = sampler or first
     details = {"divergence": label, "sampler": sampler}
     if sampler == first:
-        x = draw(u, n_samples, gen)
+        x = _sampled(u, n_samples, gen, samples)
         lu, lv = log_prob64(u, x), log_prob64(v, x)
         with np.errstate(invalid="ignore"):
             return sample_mean(lu - lv, "mc", details)
-    x = draw(v, n_samples, gen)
+    x = _sampled(v, n_samples, gen, samples)
     lu, lv = log_prob64(u, x), log_prob64(v, x)
     return sample_mean(_kl_terms(lu - lv, np.zeros_like(lu)), "mc", details)
 

@@ -1,7 +1,10 @@
-"""Outcome distributions as the metrics see them: any object with log_prob and sample, and the empirical one.
+"""Outcome distributions as the metrics see them: any object with log_prob and sample, tables, and the empirical one.
 
 Models, targets' Measurements and EmpiricalDistribution meet here through `log_prob`, `sample`, `n_qubits`,
-`n_outcomes` and `likelihood` alone (duck typing); the helpers below read them in float64 on the CPU.
+`n_outcomes` and `likelihood` alone (duck typing); the helpers below read them in float64 on the CPU. Exact
+metrics share one table of log-probabilities per distribution (`log_probability_table`, `tabulate`): a target
+gives it through `probabilities()`, an autoregressive model by walking its prefix tree
+(`autoregressive_log_probabilities`), any other exact model through chunked `log_prob`.
 """
 
 from __future__ import annotations
@@ -12,15 +15,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from qgen.errors import MetricError
+from qgen.errors import MetricError, QgenError
 from qgen.seeding import as_generator
-from qgen.strings import MAX_ENUMERATION
+from qgen.strings import MAX_ENUMERATION, as_outcomes, positive_int, string_index, strings_in_range
 
 __all__ = [
     "EmpiricalDistribution",
+    "TabulatedDistribution",
+    "tabulate",
+    "log_probability_table",
+    "autoregressive_log_probabilities",
     "outcomes_array",
-    "string_codes",
-    "lexicographic_strings",
     "log_prob64",
     "draw",
     "as_generator",
@@ -31,6 +36,8 @@ __all__ = [
 
 # Strings enumerated per call of log_prob.
 _CHUNK = 1 << 16
+# Tokens (prefixes x sites) per call of conditional_logits in the prefix-tree walk: a few MiB of activations.
+_WALK_TOKENS = 1 << 16
 
 
 def likelihood_of(d: Any) -> str:
@@ -50,53 +57,39 @@ def log_prob64(d: Any, x: torch.Tensor) -> np.ndarray:
     return torch.as_tensor(lp).detach().to("cpu", torch.float64).numpy().reshape(-1)
 
 
-def draw(d: Any, n: int, generator: torch.Generator) -> torch.Tensor:
+def draw(d: Any, n: int, generator: torch.Generator | None) -> torch.Tensor:
     """n samples of d as an int64 CPU tensor (n, N)."""
+    n = positive_int(n, "n_samples", error=MetricError)
     with torch.no_grad():
-        x = d.sample(int(n), generator=generator)
+        x = d.sample(n, generator=generator)
     return torch.as_tensor(x).detach().to("cpu", torch.int64)
 
 
-def lexicographic_strings(start: int, stop: int, n_outcomes: int, n_qubits: int) -> torch.Tensor:
-    """Strings number start..stop-1 of the lexicographic enumeration (site 0 most significant), int64."""
-    idx = torch.arange(start, stop, dtype=torch.int64)
-    powers = n_outcomes ** torch.arange(n_qubits - 1, -1, -1, dtype=torch.int64)
-    return (idx.unsqueeze(1) // powers) % n_outcomes
-
-
 def outcomes_array(outcomes: Any, n_qubits: int | None = None, n_outcomes: int | None = None) -> np.ndarray:
-    """Outcome strings as an int64 numpy array (n, N), validated; accepts numpy arrays and torch tensors.
+    """Outcome strings as an int64 numpy array (n, N), validated by `qgen.strings.as_outcomes`.
 
     Args:
-        outcomes: (n, N) integers with values in [0, K).
+        outcomes: (n, N) integers with values in [0, K) (numpy array, tensor or lists).
         n_qubits: N, checked when given.
-        n_outcomes: K, checked when given.
+        n_outcomes: K, checked when given (otherwise only values >= 0 are required).
+
+    Raises:
+        OutcomeError: not integers, wrong shape, or a value outside [0, K).
     """
-    if isinstance(outcomes, torch.Tensor):
-        if outcomes.is_floating_point() or outcomes.is_complex():
-            raise MetricError(f"outcomes must be integers, got dtype {outcomes.dtype}")
-        arr = outcomes.detach().to("cpu", torch.int64).numpy()
-    else:
-        arr = np.asarray(outcomes)
-        if arr.dtype.kind not in "iu":
-            raise MetricError(f"outcomes must be integers, got dtype {arr.dtype}")
-        arr = arr.astype(np.int64, copy=False)
-    if arr.ndim != 2:
-        raise MetricError(f"outcomes must have shape (n_samples, n_qubits), got {arr.shape}")
-    if n_qubits is not None and arr.shape[1] != n_qubits:
-        raise MetricError(f"outcomes have {arr.shape[1]} sites, expected {n_qubits}")
-    if arr.size and (arr.min() < 0 or (n_outcomes is not None and arr.max() >= n_outcomes)):
-        raise MetricError(f"outcomes must lie in [0, {n_outcomes}), got values in [{arr.min()}, {arr.max()}]")
-    return arr
+    k = n_outcomes if n_outcomes is not None else np.iinfo(np.int64).max
+    t = as_outcomes(outcomes, n_qubits, k, device="cpu")
+    return t.numpy()
 
 
-def string_codes(outcomes: np.ndarray, n_outcomes: int) -> np.ndarray:
-    """The index of each string in the lexicographic enumeration (site 0 most significant), int64 (n,)."""
-    n_qubits = outcomes.shape[1]
-    if n_qubits * math.log2(n_outcomes) > 62:
-        raise MetricError(f"{n_outcomes}^{n_qubits} strings do not fit a 64-bit index")
-    powers = n_outcomes ** np.arange(n_qubits - 1, -1, -1, dtype=np.int64)
-    return outcomes @ powers
+def check_enumerable(n_qubits: int, n_outcomes: int) -> int:
+    """K^N, or a MetricError when it exceeds qgen.strings.MAX_ENUMERATION (the one enumeration limit)."""
+    total = n_outcomes**n_qubits
+    if total > MAX_ENUMERATION:
+        raise MetricError(
+            f"exact enumeration of {n_outcomes}^{n_qubits} = {total:.3g} strings exceeds the limit of "
+            f"{MAX_ENUMERATION}: use method='mc'"
+        )
+    return total
 
 
 class EmpiricalDistribution:
@@ -107,10 +100,19 @@ class EmpiricalDistribution:
     "empirical": `log_prob` is exact for this distribution (-inf on strings never seen) but the distribution
     is only an estimate of the one the rows were drawn from.
 
+    The distinct strings are sorted once at construction (O(n log n), `np.unique` on their lexicographic
+    indices, or on their bytes when K^N exceeds 64 bits); `log_prob` finds each query by binary search
+    (O(log n) per string).
+
     Args:
         outcomes: (n, N) integer array or tensor with values in [0, K), n >= 1; or a MeasurementData (its
             outcomes, POVMs and state spec are taken over).
         n_outcomes: K; taken from the data's POVM when not given.
+
+    Example:
+        >>> emp = EmpiricalDistribution(np.array([[0, 1], [0, 1], [1, 1]]), 2)
+        >>> emp.log_prob(np.array([[0, 1], [1, 0]])).exp().tolist()
+        [0.6666666666666666, 0.0]
     """
 
     likelihood = "empirical"
@@ -125,17 +127,34 @@ class EmpiricalDistribution:
             if self.povm is None:
                 raise MetricError("EmpiricalDistribution needs n_outcomes when the outcomes carry no POVM")
             n_outcomes = self.povm.n_outcomes
-        self.n_outcomes = int(n_outcomes)
+        self.n_outcomes = positive_int(n_outcomes, "n_outcomes", minimum=2, error=MetricError)
         self.outcomes = outcomes_array(outcomes, n_outcomes=self.n_outcomes)
         if len(self.outcomes) == 0:
             raise MetricError("an empirical distribution needs at least one outcome string")
         self.n_qubits = int(self.outcomes.shape[1])
-        self.unique, self.counts = np.unique(self.outcomes, axis=0, return_counts=True)
+        # Whether every string has a 64-bit lexicographic index (K^N < 2^62).
+        self._indexable = self.n_qubits * math.log2(self.n_outcomes) <= 62
+        keys = self._key(self.outcomes)
+        self._codes = keys if self._indexable else None
+        self._keys, self._counts = np.unique(keys, return_counts=True)
+
+    def _key(self, rows: np.ndarray) -> np.ndarray:
+        """One sortable key per row: its lexicographic index, or its bytes when K^N does not fit 64 bits."""
+        if self._indexable:
+            return string_index(rows, self.n_outcomes)
+        dtype = np.uint8 if self.n_outcomes <= 256 else np.dtype(">u4")  # big-endian: bytes sort like numbers
+        packed = np.ascontiguousarray(rows.astype(dtype))
+        return packed.view(np.dtype((np.void, packed.shape[1] * packed.itemsize))).reshape(-1)
 
     @property
     def n_samples(self) -> int:
         """n, the number of rows."""
         return int(len(self.outcomes))
+
+    @property
+    def counts(self) -> np.ndarray:
+        """How often each distinct row occurs, (m,) int64, in the order of the sorted keys."""
+        return self._counts
 
     def log_prob(self, x: Any) -> torch.Tensor:
         """log of the empirical frequency of each string, float64 (n,), -inf for strings never seen.
@@ -146,54 +165,181 @@ class EmpiricalDistribution:
         q = outcomes_array(x, self.n_qubits, self.n_outcomes)
         if len(q) == 0:
             return torch.zeros(0, dtype=torch.float64)
-        # Jointly index stored and queried rows; works for any N, with no 64-bit string index needed.
-        _, inverse = np.unique(np.concatenate([self.unique, q]), axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        counts = np.zeros(inverse.max() + 1, dtype=np.float64)
-        counts[inverse[: len(self.unique)]] = self.counts
-        with np.errstate(divide="ignore"):
-            return torch.from_numpy(np.log(counts[inverse[len(self.unique) :]] / self.n_samples))
+        keys = self._key(q)
+        pos = np.searchsorted(self._keys, keys)
+        inside = pos < len(self._keys)
+        found = np.zeros(len(q), dtype=bool)
+        found[inside] = self._keys[pos[inside]] == keys[inside]
+        out = np.full(len(q), -np.inf)
+        out[found] = np.log(self._counts[pos[found]] / self.n_samples)
+        return torch.from_numpy(out)
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n rows drawn with replacement (a bootstrap resample), int64 (n, N)."""
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise MetricError(f"number of samples must be a non-negative integer, got {n!r}")
-        idx = torch.randint(self.n_samples, (int(n),), generator=generator)
+        n = positive_int(n, "number of samples", minimum=0, error=MetricError)
+        idx = torch.randint(self.n_samples, (n,), generator=generator)
         return torch.from_numpy(self.outcomes)[idx]
 
     def codes(self) -> np.ndarray:
-        """The lexicographic index of every row, int64 (n,)."""
-        return string_codes(self.outcomes, self.n_outcomes)
+        """The lexicographic index of every row, int64 (n,).
+
+        Raises:
+            OutcomeError: K^N does not fit a 64-bit index.
+        """
+        return self._codes if self._codes is not None else string_index(self.outcomes, self.n_outcomes)
 
     def probabilities(self) -> torch.Tensor:
         """The frequencies of all K^N strings in lexicographic order (site 0 most significant), float64."""
-        total = self.n_outcomes**self.n_qubits
-        if total > MAX_ENUMERATION:
-            raise MetricError(f"{self.n_outcomes}^{self.n_qubits} strings exceed the enumeration limit")
-        counts = np.bincount(self.codes(), minlength=total).astype(np.float64)
+        total = check_enumerable(self.n_qubits, self.n_outcomes)
+        counts = np.zeros(total)
+        counts[self._keys] = self._counts
         return torch.from_numpy(counts / self.n_samples)
 
     def __repr__(self) -> str:
         return f"EmpiricalDistribution(n_qubits={self.n_qubits}, n_outcomes={self.n_outcomes}, n={self.n_samples})"
 
 
-def check_enumerable(n_qubits: int, n_outcomes: int) -> int:
-    """K^N, or a MetricError when it exceeds MAX_ENUMERATION."""
-    total = n_outcomes**n_qubits
-    if total > MAX_ENUMERATION:
-        raise MetricError(
-            f"exact enumeration of {n_outcomes}^{n_qubits} = {total:.3g} strings exceeds the limit of "
-            f"{MAX_ENUMERATION}: use method='mc'"
-        )
-    return total
+def autoregressive_log_probabilities(model: Any) -> np.ndarray:
+    """log P(a) of all K^N strings of an autoregressive model, float64 (K^N,), lexicographic order.
+
+    The prefix tree is walked through the model's public `conditional_logits` alone. One causal pass over a
+    prefix (start token, a_0, ..., a_{N-2}) returns the conditionals P(a_i | a_<i) of every level along that
+    path and all K leaves below it, so the K^(N-1) prefixes of length N - 1, batched in chunks, give every
+    string: K^N * N / K site evaluations instead of K^N * N for `log_prob` string by string. The conditionals
+    are normalised in float64 (log-softmax of the model's logits), as `log_prob` defines them.
+
+    Args:
+        model: an AutoregressiveModel (anything with `conditional_logits(inputs) -> (n, L, K)` and
+            `start_token`, `n_qubits`, `n_outcomes`, `device`).
+
+    Example:
+        >>> from qgen.models import RNN
+        >>> table = autoregressive_log_probabilities(RNN(3, 4, hidden_size=8))
+        >>> table.shape, round(float(np.exp(table).sum()), 6)
+        ((64,), 1.0)
+    """
+    k, n = int(model.n_outcomes), int(model.n_qubits)
+    check_enumerable(n, k)
+    device = _device(model)
+    prefixes = k ** (n - 1)
+    rows = max(1, _WALK_TOKENS // n)
+    out = np.empty(k**n, dtype=np.float64)
+    was_training = getattr(model, "training", False)
+    if hasattr(model, "eval"):
+        model.eval()  # dropout off: the table is the distribution log_prob and sample describe
+    try:
+        with torch.no_grad():
+            for start in range(0, prefixes, rows):
+                stop = min(start + rows, prefixes)
+                body = strings_in_range(start, stop, k, n - 1, device=device)
+                first = torch.full((stop - start, 1), int(model.start_token), dtype=torch.int64, device=device)
+                logits = model.conditional_logits(torch.cat([first, body], dim=1))
+                logp = torch.log_softmax(logits.to(torch.float64), dim=-1)  # (rows, N, K)
+                path = logp[:, : n - 1].gather(-1, body.unsqueeze(-1)).squeeze(-1).sum(dim=1)
+                leaves = path.unsqueeze(1) + logp[:, n - 1]
+                out[start * k : stop * k] = leaves.reshape(-1).cpu().numpy()
+    finally:
+        if was_training and hasattr(model, "train"):
+            model.train(True)
+    return out
+
+
+def _is_autoregressive(d: Any) -> bool:
+    from qgen.models.autoregressive import AutoregressiveModel
+
+    return isinstance(d, AutoregressiveModel)
+
+
+def log_probability_table(d: Any, n_qubits: int | None = None, n_outcomes: int | None = None) -> np.ndarray:
+    """log P(a) of all K^N strings, float64 (K^N,), lexicographic order (site 0 most significant).
+
+    From the cheapest exact source d has: a `TabulatedDistribution`'s table; a target's `probabilities()`
+    (one contraction for all strings); an autoregressive model's prefix-tree walk; chunked `log_prob` for any
+    other distribution with an exact likelihood. An EmpiricalDistribution gives its log-frequencies.
+
+    Raises:
+        MetricError: K^N exceeds MAX_ENUMERATION, or d's likelihood is neither exact nor empirical.
+    """
+    n = int(d.n_qubits if n_qubits is None else n_qubits)
+    k = int(d.n_outcomes if n_outcomes is None else n_outcomes)
+    total = check_enumerable(n, k)
+    if isinstance(d, TabulatedDistribution):
+        return d.table
+    kind = likelihood_of(d)
+    if kind not in ("exact", "empirical"):
+        raise MetricError(f"a table of log-probabilities needs an exact likelihood, {type(d).__name__} has {kind!r}")
+    probabilities = getattr(d, "probabilities", None)
+    if callable(probabilities):
+        try:
+            p = torch.as_tensor(probabilities()).detach().to("cpu", torch.float64).numpy().reshape(-1)
+        except QgenError:
+            p = None  # too large for this representation's enumeration: fall back to log_prob in chunks
+        if p is not None:
+            with np.errstate(divide="ignore"):
+                return np.log(p)
+    if _is_autoregressive(d):
+        return autoregressive_log_probabilities(d)
+    chunks = (strings_in_range(s, min(s + _CHUNK, total), k, n) for s in range(0, total, _CHUNK))
+    return np.concatenate([log_prob64(d, x) for x in chunks])
+
+
+class TabulatedDistribution:
+    """A distribution with the log-probabilities of all K^N strings computed once: `log_prob` is a lookup.
+
+    Exact metrics of the same pair of distributions (classical fidelity, both KL divergences, the quantum
+    fidelity) then share one table each instead of enumerating every string once per metric. `sample` is the
+    source's. POVM attributes (`povm`, `ideal_povm`) are passed through.
+
+    Args:
+        source: a target's Measurement, a model with an exact likelihood, or an EmpiricalDistribution.
+        table: the (K^N,) log-probabilities, when already computed (default: `log_probability_table(source)`).
+    """
+
+    def __init__(self, source: Any, table: np.ndarray | None = None) -> None:
+        self.source = source
+        self.n_qubits, self.n_outcomes = int(source.n_qubits), int(source.n_outcomes)
+        self.likelihood = likelihood_of(source)
+        self.table = log_probability_table(source) if table is None else np.asarray(table, dtype=np.float64)
+        if self.table.shape != (self.n_outcomes**self.n_qubits,):
+            raise MetricError(f"table must have shape ({self.n_outcomes}^{self.n_qubits},), got {self.table.shape}")
+        self.table.setflags(write=False)
+        for name in ("povm", "ideal_povm", "state"):
+            if hasattr(source, name):
+                setattr(self, name, getattr(source, name))
+
+    def log_prob(self, x: Any) -> torch.Tensor:
+        """log P(x) looked up in the table, float64 (n,)."""
+        a = outcomes_array(x, self.n_qubits, self.n_outcomes)
+        return torch.from_numpy(self.table[string_index(a, self.n_outcomes)])
+
+    def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n samples of the source."""
+        return self.source.sample(n, generator=generator)
+
+    def probabilities(self) -> torch.Tensor:
+        """P of all K^N strings, float64, lexicographic order."""
+        return torch.from_numpy(np.exp(self.table))
+
+    def __repr__(self) -> str:
+        return f"TabulatedDistribution({self.source!r})"
+
+
+def tabulate(d: Any) -> Any:
+    """d with its table of log-probabilities computed once (a TabulatedDistribution), if d has an exact
+    likelihood and K^N <= MAX_ENUMERATION; d itself otherwise."""
+    if isinstance(d, TabulatedDistribution) or likelihood_of(d) != "exact":
+        return d
+    if d.n_outcomes**d.n_qubits > MAX_ENUMERATION:
+        return d
+    return TabulatedDistribution(d)
 
 
 def outcome_probabilities(
-    d: Any, n_qubits: int, n_outcomes: int, n_samples: int, gen: torch.Generator
+    d: Any, n_qubits: int, n_outcomes: int, n_samples: int, gen: torch.Generator | None
 ) -> tuple[np.ndarray, np.ndarray | None, int]:
     """d's probabilities of all K^N strings, as exactly as d allows.
 
-    Exact likelihood: exp(log_prob) enumerated in chunks. EmpiricalDistribution: its frequencies. Any other
+    Exact likelihood: exp of `log_probability_table`. EmpiricalDistribution: its frequencies. Any other
     model: the frequencies of n_samples of its samples.
 
     Returns:
@@ -204,9 +350,6 @@ def outcome_probabilities(
     if isinstance(d, EmpiricalDistribution):
         return d.probabilities().numpy(), d.codes(), d.n_samples
     if likelihood_of(d) == "exact":
-        starts = range(0, total, _CHUNK)
-        chunks = (lexicographic_strings(s, min(s + _CHUNK, total), n_outcomes, n_qubits) for s in starts)
-        probs = np.concatenate([np.exp(log_prob64(d, x)) for x in chunks])
-        return probs, None, 0
-    codes = string_codes(draw(d, n_samples, gen).numpy(), n_outcomes)
+        return np.exp(log_probability_table(d, n_qubits, n_outcomes)), None, 0
+    codes = string_index(draw(d, n_samples, gen).numpy(), n_outcomes)
     return np.bincount(codes, minlength=total) / len(codes), codes, len(codes)

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from qgen.errors import MetricError
+from qgen.errors import MetricError, QgenError
 from qgen.estimate import Estimate
 from qgen.files import atomic_write
 from qgen.measurement.povm import POVM
 from qgen.metrics import classical_fidelity, kl_divergence
-from qgen.metrics.distributions import EmpiricalDistribution, as_generator, draw, likelihood_of
+from qgen.metrics.distances import AUTO_ENUMERATION
+from qgen.metrics.distributions import EmpiricalDistribution, as_generator, draw, likelihood_of, tabulate
 from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
-from qgen.metrics.observables import correlation_matrix, expectation, magnetization
+from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
 
 __all__ = ["evaluate", "exact_observables", "target_of", "run_evaluate", "write_json", "EmpiricalDistribution"]
 
@@ -61,21 +63,13 @@ def target_of(data: Any) -> Any:
     return data.state or None
 
 
-def _entry(value: Any, stderr: Any, method: str, **extra: Any) -> dict[str, Any]:
-    v = np.asarray(value, dtype=np.float64)
-    e = np.asarray(stderr, dtype=np.float64)
-    return {"value": v.tolist(), "stderr": e.tolist(), "method": method, **extra}
-
-
-def _sample_observables(outcomes: np.ndarray, povm: POVM, hamiltonian: dict | None, method: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, (_, letter) in OBSERVABLES.items():
-        out[name] = _entry(*magnetization(outcomes, povm, letter), method)
-    for name, letter in CORRELATIONS.items():
-        out[name] = _entry(*correlation_matrix(outcomes, povm, letter), method)
-    if hamiltonian is not None:
-        out["energy"] = _entry(*expectation(outcomes, povm, hamiltonian), method)
-    return out
+def _unavailable(exc: Exception) -> dict[str, Any]:
+    """The entry of a number the report cannot give, with the reason (and the status, when the measurement
+    does not determine it)."""
+    entry: dict[str, Any] = {"value": None, "stderr": None, "method": "unavailable", "reason": str(exc)}
+    if NOT_DETERMINED in str(exc):
+        entry["status"] = NOT_DETERMINED
+    return entry
 
 
 def _safe(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -83,7 +77,34 @@ def _safe(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     try:
         return fn(*args, **kwargs).to_dict()
     except MetricError as exc:
-        return {"value": None, "stderr": None, "method": "unavailable", "reason": str(exc)}
+        return _unavailable(exc)
+
+
+def _sample_observables(outcomes: Any, povm: POVM, hamiltonian: dict | None) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (_, letter) in OBSERVABLES.items():
+        out[name] = _safe(magnetization, outcomes, povm, letter)
+    for name, letter in CORRELATIONS.items():
+        out[name] = _safe(correlation_matrix, outcomes, povm, letter)
+    if hamiltonian is not None:
+        out["energy"] = _safe(expectation, outcomes, povm, hamiltonian)
+    return out
+
+
+def _comparable(d: Any, samples: torch.Tensor | None) -> Any:
+    """d as the distances should see it: its table of log-probabilities computed once (exact likelihood,
+    K^N <= AUTO_ENUMERATION), or the empirical distribution of the shared samples (a model without an exact
+    likelihood), or d itself (Monte Carlo above AUTO_ENUMERATION; the metric says when it cannot)."""
+    if d.n_outcomes**d.n_qubits > AUTO_ENUMERATION:
+        return d
+    if likelihood_of(d) == "exact":
+        try:
+            return tabulate(d)
+        except QgenError:
+            return d  # each metric then reports why it is unavailable
+    if samples is not None and not isinstance(d, EmpiricalDistribution):
+        return EmpiricalDistribution(samples, d.n_outcomes)
+    return d
 
 
 def evaluate(
@@ -145,6 +166,12 @@ def evaluate(
         reference, reference_name = EmpiricalDistribution(data), "data"
     else:
         raise MetricError("nothing to compare with: give a target or data")
+    # One set of model samples for every Monte-Carlo number: the observables, the model-sampled distances and
+    # the frequencies of a model without an exact likelihood. The raw data are evaluated on all their rows.
+    raw = isinstance(model, EmpiricalDistribution)
+    samples = torch.from_numpy(model.outcomes) if raw else draw(model, n_samples, gen)
+    # Exact distances share one table per distribution instead of enumerating all strings once per metric.
+    ref_d, model_d = _comparable(reference, None), _comparable(model, samples)
     kw = {"n_samples": n_samples, "generator": gen}
     report: dict[str, Any] = {
         "n_qubits": n,
@@ -155,29 +182,27 @@ def evaluate(
         "reference": reference_name,
         "seed": int(seed),
         "n_samples": int(n_samples),
-        "classical_fidelity": _safe(classical_fidelity, reference, model, **kw),
-        "kl_divergence": _safe(kl_divergence, reference, model, **kw),
-        "kl_divergence_reverse": _safe(kl_divergence, reference, model, direction="reverse", **kw),
+        "classical_fidelity": _safe(classical_fidelity, ref_d, model_d, samples=samples, **kw),
+        "kl_divergence": _safe(kl_divergence, ref_d, model_d, **kw),
+        "kl_divergence_reverse": _safe(kl_divergence, ref_d, model_d, direction="reverse", samples=samples, **kw),
     }
 
-    # The raw data are evaluated on all their rows; a model on n_samples of its samples.
-    samples = model.outcomes if isinstance(model, EmpiricalDistribution) else draw(model, n_samples, gen).numpy()
-    model_obs = _sample_observables(samples, povm, hamiltonian, "dual-frame")
+    model_obs = _sample_observables(samples, povm, hamiltonian)
     data_obs = None
-    if data is not None and not isinstance(model, EmpiricalDistribution):
-        data_obs = _sample_observables(data.outcomes, povm, hamiltonian, "dual-frame (data)")
+    if data is not None and not raw:
+        data_obs = _sample_observables(data.outcomes, povm, hamiltonian)
     exact = exact_observables(target) if target is not None else _reference_group(data)
     observables: dict[str, Any] = {}
     for name, entry in model_obs.items():
         observables[name] = {"model": entry}
         if name in exact:
             method = "exact" if target is not None else "reference"
-            observables[name]["exact"] = _entry(exact[name], np.zeros_like(exact[name]), method)
+            observables[name]["exact"] = Estimate(exact[name], 0.0, method).to_dict()
         if data_obs is not None:
             observables[name]["data"] = data_obs[name]
     report["observables"] = observables
     if target is not None and n <= MAX_EXACT_QUBITS:
-        report["quantum_fidelity"] = _safe(quantum_fidelity, model, target, povm=povm, method="exact", **kw)
+        report["quantum_fidelity"] = _safe(quantum_fidelity, model_d, target, povm=povm, method="exact", **kw)
     return report
 
 
@@ -285,19 +310,22 @@ def write_plots(report: dict[str, Any], plots_dir: str | os.PathLike) -> list[st
 
     def values(name: str, who: str) -> tuple[np.ndarray | None, np.ndarray | None]:
         e = obs.get(name, {}).get(who)
-        if e is None:
+        if e is None or e.get("value") is None:
             return None, None
         return np.asarray(e["value"], dtype=np.float64), np.asarray(e["stderr"], dtype=np.float64)
 
     label = "data" if report["model"]["type"] == "EmpiricalDistribution" else "model"
+    figures = {}
+    # A figure is drawn only for what the model's outcomes determine: no flat zeros for unmeasured observables.
     corr, corr_err = values("correlation_zz", "model")
-    corr_exact, _ = values("correlation_zz", "exact")
-    figures = {
-        "correlation_matrix": plots.plot_correlation_matrix(corr, corr_exact, label=label),
-        "correlation_vs_distance": plots.plot_correlation_vs_distance(corr, corr_err, corr_exact, label=label),
-    }
+    if corr is not None:
+        corr_exact, _ = values("correlation_zz", "exact")
+        figures["correlation_matrix"] = plots.plot_correlation_matrix(corr, corr_exact, label=label)
+        figures["correlation_vs_distance"] = plots.plot_correlation_vs_distance(corr, corr_err, corr_exact, label=label)
     for letter in "zx":
         m, m_err = values(f"magnetization_{letter}", "model")
+        if m is None:
+            continue
         m_exact, _ = values(f"magnetization_{letter}", "exact")
         d, d_err = values(f"magnetization_{letter}", "data")
         figures[f"magnetization_{letter}"] = plots.plot_magnetization(

@@ -160,3 +160,95 @@ def test_write_json_is_atomic(tmp_path):
         write_json({"bad": object()}, path)
     assert json.loads(path.read_text())["a"] == [0, 1, 2]
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+# ---- one table per distribution, one set of model samples, what the measurement cannot determine ----------
+
+
+def test_report_distances_match_brute_force_enumeration(target, data):
+    from qgen.models import build
+    from qgen.strings import all_outcomes
+
+    model = build("rnn", n_qubits=N, n_outcomes=4, seed=3, hidden_size=8, n_layers=1)
+    report = evaluate(model, target, data=data, n_samples=500, seed=0)
+    strings = all_outcomes(4, N)
+    with torch.no_grad():
+        lq = model.log_prob(strings).double().numpy()
+    lp = target.measured("tetra").log_prob(strings).numpy()  # per-string, not probabilities()
+    p, q = np.exp(lp), np.exp(lq)
+    assert report["classical_fidelity"]["method"] == "exact"
+    assert abs(report["classical_fidelity"]["value"] - np.sum(np.sqrt(p * q))) < 1e-6
+    assert abs(report["kl_divergence"]["value"] - np.sum(p * (lp - lq))) < 1e-5
+    assert abs(report["kl_divergence_reverse"]["value"] - np.sum(q * (lq - lp))) < 1e-5
+
+
+def test_report_entries_are_estimates(target, data):
+    from qgen.estimate import Estimate
+    from qgen.metrics import correlation_matrix, magnetization
+    from qgen.metrics.distributions import draw
+    from qgen.seeding import as_generator
+
+    model = target.measured("tetra")
+    report = evaluate(model, target, data=data, n_samples=2000, seed=5)
+    # The observables are computed on the first draw of the report's generator: one set of model samples.
+    x = draw(model, 2000, as_generator(5))
+    obs = report["observables"]
+    assert Estimate.from_dict(obs["magnetization_x"]["model"]) == magnetization(x, data.povm, "X")
+    assert Estimate.from_dict(obs["correlation_zz"]["data"]) == correlation_matrix(data.outcomes, data.povm, "Z")
+    assert obs["energy"]["model"]["method"] == "mc-dual" and obs["energy"]["model"]["n_samples"] == 2000
+    assert Estimate.from_dict(obs["energy"]["exact"]).stderr == 0.0
+
+
+def test_monte_carlo_distances_share_the_model_samples():
+    from qgen.metrics import classical_fidelity, kl_divergence
+    from qgen.metrics.distributions import draw
+    from qgen.models import build
+    from qgen.seeding import as_generator
+    from qgen.states import ghz
+
+    state = ghz(11)  # 4^11 strings: above AUTO_ENUMERATION, so the distances go Monte Carlo
+    model = build("rnn", n_qubits=11, n_outcomes=4, seed=0, hidden_size=8, n_layers=1)
+    report = evaluate(model, state, povm="tetra", n_samples=400, seed=2)
+    x = draw(model, 400, as_generator(2))
+    m = state.measured("tetra")
+    assert report["classical_fidelity"] == classical_fidelity(m, model, "mc", samples=x).to_dict()
+    reverse = kl_divergence(m, model, "mc", direction="reverse", samples=x).to_dict()
+    assert report["kl_divergence_reverse"] == reverse
+    assert report["classical_fidelity"]["method"] == "mc" and "quantum_fidelity" not in report
+
+
+def test_z_basis_data_report_what_they_do_not_determine(tmp_path):
+    from qgen.measurement.povm import POVM
+
+    state = DenseState(vector=tfim_vector(N, 1.0), spec={"name": "tfim", "n_qubits": N, "h": 1.0, "J": 1.0})
+    z_basis = POVM([[[1, 0], [0, 0]], [[0, 0], [0, 1]]], name="z-basis")
+    x = state.measured(z_basis).sample(4000, generator=torch.Generator().manual_seed(0)).numpy()
+    data = MeasurementData(x, z_basis, state=state.spec)
+    report = evaluate(data, n_samples=1000)
+    obs = report["observables"]
+    for name in ("magnetization_x", "energy"):
+        entry = obs[name]["model"]
+        assert entry["status"] == "not determined by this measurement" and entry["value"] is None
+        assert "exact" in obs[name]  # the target's value is still known
+    zz = obs["correlation_zz"]["model"]
+    assert np.all(np.abs(np.array(zz["value"]) - np.array(obs["correlation_zz"]["exact"]["value"])) < 0.1)
+    json.dumps(report, allow_nan=False)
+    from qgen.report.evaluation import write_plots
+
+    paths = write_plots(report, tmp_path)
+    assert sorted(p.rsplit("/", 1)[1] for p in paths) == [
+        "correlation_matrix.png",
+        "correlation_vs_distance.png",
+        "magnetization_z.png",
+    ]
+
+
+def test_depolarizing_three_quarters_determines_no_observable(target):
+    from qgen.measurement.noise import depolarizing
+
+    m = target.measured("tetra", depolarizing(0.75))
+    x = m.sample(2000, generator=torch.Generator().manual_seed(0)).numpy()
+    report = evaluate(MeasurementData(x, m.povm, ideal_povm=m.ideal_povm, state=target.spec), n_samples=500)
+    for name, entry in report["observables"].items():
+        assert entry["model"]["status"] == "not determined by this measurement", name
+        assert entry["model"]["value"] is None  # never 0.0 +- 0.0
