@@ -475,6 +475,72 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--force", action="store_true", help="allow --json to replace an input; evaluate across POVMs")
 
 
+# ---------------------------------------------------------------------------------------------------- validate
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Exit status: 0 PASS, 1 FAIL, 3 INCONCLUSIVE (2: bad input, as for every command)."""
+    import shlex
+
+    from qgen.report.validate_io import run_validate, summary_lines
+
+    options = {"model_options": parse_options(args.option)} if args.option else {}
+    if args.epochs is not None:
+        options["epochs"] = args.epochs
+    report = run_validate(
+        args.data,
+        args.target,
+        args.output,
+        povm=args.povm,
+        bases=args.bases,
+        command=shlex.join(["qgen", *sys.argv[1:]]),
+        threshold=args.threshold,
+        confidence=args.confidence,
+        model=None if args.no_model else args.model,
+        n_refits=args.refits,
+        fit_noise=not args.no_noise_fit,
+        train_options=options,
+        n_samples=args.n_samples,
+        seed=args.seed,
+        verdict_from=args.verdict_from,
+    )
+    print("\n".join(summary_lines(report)))
+    if args.output:
+        print(f"wrote {Path(args.output) / 'validation.json'} and validation.png")
+    return int(report["exit_code"])
+
+
+def _add_validate(sub: Any) -> None:
+    p = _command(
+        sub,
+        "validate",
+        "test measured data against the state they should come from: PASS (exit 0), FAIL (1), INCONCLUSIVE (3)",
+        cmd_validate,
+    )
+    p.add_argument("data", help="a qgen data file (.h5), QuCumber bits (with --bases), an outcome table (--povm)")
+    p.add_argument(
+        "--target",
+        required=True,
+        help="ghz, tfim:h=0.5, ... (N from the data); 'data' (the recorded state); a JSON spec or file; an MPS "
+        "folder in the paper's text format as paper:DIR (its +ZZ+X signs mapped to qgen's) or qgen:DIR; an .h5 MPS; "
+        "a state-vector file",
+    )
+    p.add_argument("--threshold", type=float, default=0.9, help="fidelity the set-up must reach (default 0.9)")
+    p.add_argument("--confidence", type=float, default=0.95, help="level of the one-sided bounds (default 0.95)")
+    p.add_argument("--povm", help="the POVM an outcome table indexes (tetra, pauli4, pauli6, trine)")
+    p.add_argument("--bases", help="QuCumber's file of measurement bases for its bit strings")
+    p.add_argument("--model", default="rnn", help="reconstructor of the model-based estimate (default: GRU 2 x 64)")
+    p.add_argument("--no-model", action="store_true", help="skip the model-based estimate (no training)")
+    p.add_argument("--refits", type=int, default=2, help="bootstrap refits of the model (each costs one training)")
+    p.add_argument("--epochs", type=int, help="training epochs (default: chosen from the data size)")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
+    p.add_argument("--no-noise-fit", action="store_true", help="skip the depolarizing-noise fit")
+    p.add_argument("--verdict-from", choices=["auto", "direct", "model"], default="auto")
+    p.add_argument("--n-samples", type=int, default=10_000, help="model samples for Monte-Carlo estimates")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", help="folder for validation.json and validation.png")
+
+
 # -------------------------------------------------------------------------------------------------------- demo
 
 
@@ -502,6 +568,7 @@ _COMMANDS: list[Callable[[Any], None]] = [
     _add_train,
     _add_sample,
     _add_evaluate,
+    _add_validate,
     _add_demo,
 ]
 
@@ -524,7 +591,10 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     passive_openmp()  # before anything imports torch
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a bad argument already reported in one line
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     if args.version:
         from qgen import __version__
 
