@@ -4,6 +4,7 @@ with one line and exit code 2."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -446,3 +447,52 @@ def test_threads_and_passive_waiting(tmp_path: Path, capsys: Any) -> None:
     assert proc.returncode == 0
     code = "import sys, qgen.cli; qgen.cli.build_parser().format_help(); print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------------------- killed writers leave no files
+
+
+def _start_long_simulation(out: Path) -> subprocess.Popen:
+    # About 10^5 GHZ strings per second: 5 * 10^6 keep the writer busy for far longer than the test waits.
+    argv = ["simulate", "--state", "ghz", "--n-qubits", "30", "--samples", "5000000", "--quiet", "--threads", "1"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "qgen", *argv, "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def _wait_for_temporary(folder: Path, proc: subprocess.Popen, timeout: float = 120.0) -> list[Path]:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = [p for p in folder.iterdir() if p.name.endswith(".qgen-tmp")]
+        if found:
+            time.sleep(0.5)  # some chunks written: the temporary file is being filled
+            return found
+        time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(f"no temporary file appeared (exit {proc.poll()}: {proc.stderr.read().decode()})")
+
+
+@pytest.mark.slow  # two subprocesses that import torch and write for seconds
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)])
+def test_interrupted_or_terminated_writer_removes_its_temporary_file(tmp_path: Path, signum: int, status: int):
+    out = tmp_path / "big.h5"
+    proc = _start_long_simulation(out)
+    _wait_for_temporary(tmp_path, proc)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == status, err
+    assert "Traceback" not in err.decode()
+    assert list(tmp_path.iterdir()) == []  # neither a half file under the real name nor a temporary
+
+
+def test_killed_writer_leaves_a_temporary_that_the_next_write_removes(tmp_path: Path):
+    out = tmp_path / "big.h5"
+    proc = _start_long_simulation(out)
+    leftovers = _wait_for_temporary(tmp_path, proc)
+    proc.kill()  # SIGKILL: no handler runs
+    proc.communicate(timeout=60)
+    assert all(p.exists() for p in leftovers) and not out.exists()
+    assert main(["simulate", "--state", "ghz", "--n-qubits", "3", "--samples", "10", "--quiet", "-o", str(out)]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["big.h5"] and load(out).n_samples == 10
