@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from qgen.errors import MetricError
+from qgen.estimate import Estimate
 from qgen.files import atomic_write
 
 __all__ = [
@@ -40,6 +41,13 @@ def _integer_ticks(axis: Any) -> None:
     axis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _split(values: Any, stderrs: Any = None) -> tuple[Any, Any]:
+    """(values, stderrs) from an Estimate (what qgen.metrics' observables return) or from the two arrays."""
+    if isinstance(values, Estimate):
+        return values.value, values.stderr if stderrs is None else stderrs
+    return values, stderrs
+
+
 def _square(values: Any, name: str) -> np.ndarray:
     c = np.asarray(values, dtype=np.float64)
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
@@ -53,7 +61,7 @@ def plot_correlation_matrix(
     """<P_i P_j> of the model beside the exact one, on a shared colour scale.
 
     Args:
-        model_values: (N, N) model correlations.
+        model_values: (N, N) model correlations, or their Estimate (`qgen.metrics.correlation_matrix`).
         exact_values: (N, N) exact correlations, or None for the model panel alone.
         pauli: the Pauli letter, for the labels.
         label: what the model is ("model", "data", "RNN", ...).
@@ -61,7 +69,7 @@ def plot_correlation_matrix(
     Returns:
         Figure with one image axis per matrix and one colour bar axis.
     """
-    panels = [(label, _square(model_values, "model_values"))]
+    panels = [(label, _square(_split(model_values)[0], "model_values"))]
     if exact_values is not None:
         panels.append(("exact", _square(exact_values, "exact_values")))
         if panels[1][1].shape != panels[0][1].shape:
@@ -102,9 +110,12 @@ def plot_correlation_vs_distance(
 ) -> Any:
     """<P_i P_{i+r}> averaged over i, against the distance r, model (error bars) and exact (line).
 
+    `model_values` may be an Estimate (`qgen.metrics.correlation_matrix`), which carries its stderrs.
+
     Returns:
         Figure with one axis.
     """
+    model_values, model_stderrs = _split(model_values, model_stderrs)
     fig, (ax,) = _figure()
     r, m, e = correlation_by_distance(model_values, model_stderrs)
     ax.errorbar(r, m, yerr=e, fmt="o", capsize=3, label=label)
@@ -131,15 +142,18 @@ def plot_magnetization(
     """The profile <P_i> against the site i: model and raw data with error bars, exact as a line.
 
     Args:
-        model_values: (N,) model magnetization; model_stderrs its (N,) errors or None.
+        model_values: (N,) model magnetization, or its Estimate (`qgen.metrics.magnetization`); model_stderrs
+            its (N,) errors or None.
         exact_values: (N,) exact values, or None.
         pauli: the Pauli letter, for the labels.
-        data_values, data_stderrs: (N,) the raw data's estimate, or None.
+        data_values, data_stderrs: (N,) the raw data's estimate (or its Estimate), or None.
         label: what the model is ("model", "data", "RNN", ...).
 
     Returns:
         Figure with one axis.
     """
+    model_values, model_stderrs = _split(model_values, model_stderrs)
+    data_values, data_stderrs = _split(data_values, data_stderrs)
     m = np.asarray(model_values, dtype=np.float64).reshape(-1)
     fig, (ax,) = _figure()
     sites = np.arange(len(m))

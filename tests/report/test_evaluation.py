@@ -252,3 +252,20 @@ def test_depolarizing_three_quarters_determines_no_observable(target):
     for name, entry in report["observables"].items():
         assert entry["model"]["status"] == "not determined by this measurement", name
         assert entry["model"]["value"] is None  # never 0.0 +- 0.0
+
+
+def test_figures_take_the_observables_estimates(data):
+    from qgen.metrics import correlation_matrix, magnetization
+    from qgen.report import plots
+
+    mag = magnetization(data.outcomes, data.povm, "X")
+    corr = correlation_matrix(data.outcomes, data.povm, "Z")
+    from_estimate = plots.plot_magnetization(mag, data_values=mag)
+    from_arrays = plots.plot_magnetization(mag.value, mag.stderr, data_values=mag.value, data_stderrs=mag.stderr)
+    for a, b in zip(from_estimate.axes[0].lines, from_arrays.axes[0].lines):
+        np.testing.assert_array_equal(a.get_xydata(), b.get_xydata())  # points and error-bar ends
+    np.testing.assert_array_equal(
+        plots.plot_correlation_vs_distance(corr).axes[0].lines[0].get_ydata(),
+        plots.plot_correlation_vs_distance(corr.value, corr.stderr).axes[0].lines[0].get_ydata(),
+    )
+    assert len(plots.plot_correlation_matrix(corr, corr.value).axes) == 3
