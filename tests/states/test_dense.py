@@ -157,3 +157,92 @@ def test_enumeration_of_a_pure_state_with_a_rank_two_element_uses_the_density_fo
     strings = torch.randint(0, 4, (200, 10), generator=torch.Generator().manual_seed(0))
     index = (strings * 4 ** torch.arange(9, -1, -1)).sum(1)
     np.testing.assert_allclose(p[index].numpy(), m.log_prob(strings).exp().numpy(), rtol=1e-12, atol=1e-16)
+
+
+def _reference_probabilities(vector: np.ndarray, elements: np.ndarray, strings: np.ndarray) -> np.ndarray:
+    """<psi| M_a0 x ... x M_aN-1 |psi>, one string at a time, each M applied to its own axis (no contraction
+    order, chunking or prefix table in common with DenseMeasurement)."""
+    n = strings.shape[1]
+    psi = vector.reshape([2] * n)
+    out = []
+    for a in strings:
+        phi = psi
+        for site, x in enumerate(a):
+            phi = np.moveaxis(np.tensordot(elements[x], phi, axes=(1, site)), 0, site)
+        out.append(np.vdot(psi, phi).real)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("budget", ["default", "no_prefix", "one_string_chunks"])
+@pytest.mark.parametrize(
+    ("povm", "noise"),
+    [("tetra", "ideal"), ("pauli4", "ideal"), ("pauli6", "ideal"), ("pauli4", "noisy"), ("trine", "noisy")],
+)
+def test_chunked_log_prob_matches_a_string_by_string_reference(povm, noise, budget, monkeypatch):
+    # tetra/pauli6: every element rank 1; pauli4: ranks 1 and 2 (ragged branches); noisy: every element rank 2.
+    import qgen.measurement.dense as dense
+
+    if budget == "no_prefix":
+        monkeypatch.setattr(dense, "_PREFIX_BYTES", 0)
+    if budget == "one_string_chunks":
+        monkeypatch.setattr(dense, "_CHUNK_BYTES", 1)
+    rng = np.random.default_rng(21)
+    n = 7
+    state = DenseState(vector=random_vector(n, rng))
+    m = state.measured(povm, NOISES[noise])
+    strings = rng.integers(0, m.n_outcomes, size=(150, n))
+    expected = _reference_probabilities(state.vector, m.povm.elements, strings)
+    got = m.log_prob(torch.from_numpy(strings)).exp().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=0)
+    if budget == "default":
+        assert m._prefix_sites > 0
+
+
+@pytest.mark.parametrize("noise", list(NOISES))
+def test_chunked_log_prob_of_a_mixed_state_matches_the_trace(noise, monkeypatch):
+    import qgen.measurement.dense as dense
+
+    monkeypatch.setattr(dense, "_CHUNK_BYTES", 1 << 12)
+    rng = np.random.default_rng(22)
+    n = 5
+    rho = random_density_matrix(n, rng)
+    m = DenseState(density_matrix=rho).measured("pauli4", NOISES[noise])
+    strings = rng.integers(0, 4, size=(60, n))
+    expected = []
+    for a in strings:
+        op = m.povm.elements[a[0]]
+        for x in a[1:]:
+            op = np.kron(op, m.povm.elements[x])
+        expected.append(np.trace(op @ rho).real)
+    np.testing.assert_allclose(m.log_prob(torch.from_numpy(strings)).exp().numpy(), expected, rtol=1e-12, atol=0)
+
+
+def _first_sites_probabilities(vector: np.ndarray, elements: np.ndarray, k: int) -> np.ndarray:
+    """P(a_0..a_k-1) from the reduced density matrix of the first k qubits (partial trace of |psi><psi|)."""
+    psi = vector.reshape(2**k, -1)
+    return brute_probabilities(psi @ psi.conj().T, elements, k)
+
+
+@pytest.mark.parametrize(("povm", "noise"), [("pauli4", "ideal"), ("tetra", "noisy")])
+def test_a_pure_state_beyond_the_table_samples_through_its_exact_mps(povm, noise):
+    # 4^12 strings exceed the table: the sampler is the MPS one, so its bits are sample by sample.
+    rng = np.random.default_rng(23)
+    n = 12
+    m = DenseState(vector=random_vector(n, rng)).measured(povm, NOISES[noise])
+    assert m.n_outcomes**n > 1 << 22
+    samples = m.sample(20_000, generator=torch.Generator().manual_seed(3))
+    assert samples.shape == (20_000, n) and samples.dtype == torch.int64
+    assert torch.equal(samples, m.as_mps().sample(20_000, generator=torch.Generator().manual_seed(3)))
+    assert torch.equal(m.sample(1000, generator=torch.Generator().manual_seed(3)), samples[:1000])
+    # The MPS is the dense state: log-probabilities agree to rounding.
+    lp_dense, lp_mps = m.log_prob(samples[:300]), m.as_mps().log_prob(samples[:300])
+    np.testing.assert_allclose(lp_mps.numpy(), lp_dense.numpy(), rtol=0, atol=1e-10)
+    # Goodness of fit of the first three sites against the reduced density matrix of the dense vector.
+    p = _first_sites_probabilities(m.state.vector, m.povm.elements, 3)
+    assert_samples_fit(samples[:, :3], p, m.n_outcomes)
+
+
+def test_as_mps_needs_a_pure_state():
+    m = DenseState(density_matrix=random_density_matrix(2, np.random.default_rng(0))).measured("tetra")
+    with pytest.raises(StateError, match="pure state"):
+        m.as_mps()
