@@ -56,10 +56,11 @@ class Measurement(ABC):
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n exact samples, an int64 tensor of shape (n, N); the same generator state gives the same bits.
 
-        For dense states the bits can depend on n as well as on the generator: the first m rows of sample(n) are
-        not sample(m), because the sampler draws site by site across the whole batch; take subsets of one draw,
-        not new draws. MPS measurements draw their uniforms sample by sample, so there the first m rows of
-        sample(n) are sample(m), whatever the chunk size and thread count.
+        For dense states sampled from the table of all K^N probabilities (K^N <= 2^22) or, when mixed, site by
+        site across the whole batch, the bits can depend on n as well as on the generator: the first m rows of
+        sample(n) are not sample(m); take subsets of one draw, not new draws. MPS measurements, and dense pure
+        states beyond the table (sampled through their exact MPS), draw their uniforms sample by sample, so there
+        the first m rows of sample(n) are sample(m), whatever the chunk size and thread count.
         """
 
     def prob(self, outcomes: Any) -> torch.Tensor:
