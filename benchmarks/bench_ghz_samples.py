@@ -1,5 +1,8 @@
 """Training samples a qgen model needs to reconstruct an N-qubit GHZ state to classical fidelity 0.99.
 
+The scan itself is qgen.reproduce.paper_fig3.scan_cell (also behind `qgen reproduce paper-fig3`); this script
+runs it over the paper's sizes, merges the results into a JSON file and prints the table.
+
 The comparison is Carrasquilla, Torlai, Melko, Aolita, Nat. Mach. Intell. 1, 155 (2019), Fig. 2: their RNN
 needed about 20k, 35k, 40k, 45k, 72k samples (tetrahedral POVM) and 43k, 56k, 76k, 90k, 98k (Pauli-4) for
 N = 10, 20, 40, 60, 80. The goal is half of those numbers or fewer.
@@ -34,9 +37,9 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import json
-import math
 import os
 import platform
 import shlex
@@ -47,144 +50,28 @@ from typing import Any
 
 import torch
 
-from qgen.data.simulation import simulate
-from qgen.metrics import classical_fidelity
-from qgen.models import build
 from qgen.report.evaluation import write_json
-from qgen.states import ghz
-from qgen.train.trainer import Trainer
+from qgen.reproduce.paper_fig3 import DEFAULT_SIZES, MODEL_PRESETS, PAPER_RNN, ScanSettings
+from qgen.reproduce.paper_fig3 import scan_cell as scan_cell_core
 
-__all__ = ["main", "PAPER_RNN", "MODEL_PRESETS", "scan_cell"]
+__all__ = ["main", "PAPER_RNN", "MODEL_PRESETS", "scan_cell", "settings_of"]
 
-#: Samples the paper's RNN needed for F = 0.99 (Carrasquilla et al. 2019, Fig. 2), by POVM and N.
-PAPER_RNN: dict[str, dict[int, int]] = {
-    "tetra": {10: 20_000, 20: 35_000, 40: 40_000, 60: 45_000, 80: 72_000},
-    "pauli4": {10: 43_000, 20: 56_000, 40: 76_000, 60: 90_000, 80: 98_000},
-}
-
-#: Hyperparameters per architecture, chosen by a short N = 10, 20 comparison (see benchmarks/README.md).
-MODEL_PRESETS: dict[str, dict[str, Any]] = {
-    "rnn": {"cell": "gru", "n_layers": 2, "hidden_size": 64},
-    "transformer": {"d_model": 32, "n_heads": 4, "n_layers": 2},
-    "pixelcnn": {},
-}
-
-DEFAULT_SIZES = (1_000, 2_000, 5_000, 10_000, 20_000, 35_000, 50_000, 75_000, 100_000)
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "ghz_samples.json"
 
 
-def epochs_for(n_train: int, batch_size: int, steps: int, min_epochs: int, max_epochs: int) -> int:
-    """Epochs giving about `steps` optimizer steps, clamped to [min_epochs, max_epochs]."""
-    per_epoch = max(1, math.ceil(n_train / batch_size))
-    return int(min(max_epochs, max(min_epochs, math.ceil(steps / per_epoch))))
-
-
-def train_one(outcomes: torch.Tensor, args: argparse.Namespace, hyper: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Train a fresh model on `outcomes`; returns it and the facts of the run (epochs, time, throughput)."""
-    n, n_qubits = outcomes.shape
-    model = build(args.model, n_qubits=n_qubits, n_outcomes=4, seed=args.seed, **hyper)
-    n_train = n - int(round(0.1 * n))
-    epochs = epochs_for(n_train, args.batch_size, args.steps, args.min_epochs, args.max_epochs)
-    trainer = Trainer(
-        model,
-        lr=args.lr,
-        batch_size=args.batch_size,
-        epochs=epochs,
-        schedule="cosine",
-        val_fraction=0.1,
-        early_stopping_patience=args.patience,
-        seed=args.seed,
-        device="cpu",
-        progress=False,
+def settings_of(args: argparse.Namespace) -> ScanSettings:
+    """The scan settings of these command-line options (the scan itself lives in qgen.reproduce.paper_fig3)."""
+    names = [f.name for f in dataclasses.fields(ScanSettings) if f.name not in ("model_options", "sizes")]
+    return ScanSettings(
+        model_options=json.loads(args.model_options),
+        sizes=tuple(args.sizes),
+        **{name: getattr(args, name) for name in names},
     )
-    start = time.perf_counter()
-    history = trainer.fit(outcomes)
-    seconds = time.perf_counter() - start
-    done = len(history["epoch"])
-    run = {
-        "epochs_max": epochs,
-        "epochs_run": done,
-        "best_val_nll": min(history["val_loss"]),
-        "train_seconds": seconds,
-        # Strings through forward + backward + step per second of the whole fit (validation passes included).
-        "train_samples_per_s": n_train * done / seconds,
-    }
-    return trainer.model, run
 
 
 def scan_cell(n_qubits: int, povm: str, args: argparse.Namespace, deadline: float) -> dict[str, Any]:
     """Scan training-set sizes for one (N, POVM) until the fidelity criterion holds; the cell's record."""
-    hyper = {**MODEL_PRESETS.get(args.model, {}), **json.loads(args.model_options)}
-    paper = PAPER_RNN.get(povm, {}).get(n_qubits)
-    cap = paper * args.max_size_factor if paper else math.inf
-    sizes = [s for s in sorted(args.sizes) if s <= cap]
-    state = ghz(n_qubits)
-    target = state.measured(povm)
-    data_seed = args.seed * 1_000_003 + n_qubits * 10 + ("tetra", "pauli4", "pauli6").index(povm)
-    t0 = time.perf_counter()
-    data = simulate(state, povm, max(sizes), seed=data_seed, reference=False)
-    outcomes = torch.as_tensor(data.outcomes)
-    record: dict[str, Any] = {
-        "model": args.model,
-        "hyperparameters": hyper,
-        "povm": povm,
-        "n_qubits": n_qubits,
-        "paper_rnn_samples": paper,
-        "data_seed": data_seed,
-        "simulate_seconds": time.perf_counter() - t0,
-        "scan": [],
-        "samples_needed": None,
-        "status": "not reached",
-        "criterion": args.criterion,
-    }
-    for size in sizes:
-        if time.perf_counter() > deadline:
-            record["status"] = "time budget spent"
-            break
-        model, run = train_one(outcomes[:size], args, hyper)
-        model.eval()
-        fid_seed = data_seed + size
-        with torch.no_grad():
-            screen = classical_fidelity(target, model, "mc", n_samples=args.screen_samples, generator=fid_seed)
-            entry: dict[str, Any] = {"size": size, **run, "screen": screen.to_dict()}
-            passed = False
-            if screen.value + 3 * screen.stderr >= args.target:
-                t1 = time.perf_counter()
-                fid = classical_fidelity(target, model, "mc", n_samples=args.fidelity_samples, generator=fid_seed + 1)
-                entry["fidelity"] = fid.to_dict()
-                entry["fidelity_seconds"] = time.perf_counter() - t1
-                passed = fid.value - fid.stderr >= args.target
-                if passed and (args.cross_check or args.criterion == "q+p"):
-                    # The same F from exact samples of the target (sampler p): independent of the model's sampler.
-                    check = classical_fidelity(
-                        target, model, "mc", n_samples=args.fidelity_samples, generator=fid_seed + 2, sampler="p"
-                    )
-                    entry["fidelity_sampler_p"] = check.to_dict()
-                    if args.criterion == "q+p":
-                        passed = check.value - check.stderr >= args.target
-        entry["passed"] = passed
-        record["scan"].append(entry)
-        shown = entry.get("fidelity", entry["screen"])
-        check_p = entry.get("fidelity_sampler_p")
-        check_text = f", sampler p {check_p['value']:.4f} +- {check_p['stderr']:.4f}" if check_p else ""
-        print(
-            f"  N={n_qubits:<3} {povm:<7} size {size:>7}: F = {shown['value']:.4f} +- {shown['stderr']:.4f} "
-            f"({shown['n_samples']} samples{check_text}) {'PASS' if passed else 'fail'}; "
-            f"{run['epochs_run']}/{run['epochs_max']} "
-            f"epochs, {run['train_seconds']:.0f} s, {run['train_samples_per_s']:.0f} samples/s",
-            flush=True,
-        )
-        if passed:
-            record["samples_needed"] = size
-            record["fidelity"] = entry["fidelity"]
-            if "fidelity_sampler_p" in entry:
-                record["fidelity_sampler_p"] = entry["fidelity_sampler_p"]
-            record["train_seconds"] = run["train_seconds"]
-            record["train_samples_per_s"] = run["train_samples_per_s"]
-            record["status"] = "reached"
-            break
-    if record["status"] == "not reached" and sizes and record["scan"] and record["scan"][-1]["size"] == sizes[-1]:
-        record["status"] = f"not reached up to {sizes[-1]} samples"
+    record = scan_cell_core(n_qubits, povm, settings_of(args), deadline, log=lambda line: print(line, flush=True))
     record["command"] = reproduce_command(args, n_qubits, povm)
     return record
 
