@@ -29,6 +29,8 @@ MODELS: dict[str, type[GenerativeModel] | str] = {
     "diffusion": "qgen.backends.diffusion:Diffusion",
     "gb-rbm": "qgen.backends.ebm:GaussianBinaryRBM",
     "rbm": "qgen.models.rbm.categorical:CategoricalRBM",
+    "rbm-positive": "qgen.models.rbm.wavefunction:PositiveRBM",
+    "rbm-complex": "qgen.models.rbm.wavefunction:ComplexRBM",
 }
 
 

@@ -1,4 +1,4 @@
-"""Restricted Boltzmann machines: the categorical RBM on POVM outcomes, Gibbs sampling, AIS for log Z."""
+"""Restricted Boltzmann machines: categorical on POVM outcomes, wavefunction RBMs on Pauli shots, Gibbs, AIS."""
 
 from __future__ import annotations
 
@@ -6,5 +6,15 @@ from qgen.models.rbm.ais import ais_log_partition, ais_schedule
 from qgen.models.rbm.categorical import CategoricalRBM
 from qgen.models.rbm.energy import ENUMERATION_LIMIT, RBMEnergy
 from qgen.models.rbm.gibbs import sample_chains
+from qgen.models.rbm.wavefunction import ComplexRBM, PositiveRBM
 
-__all__ = ["CategoricalRBM", "RBMEnergy", "ENUMERATION_LIMIT", "ais_log_partition", "ais_schedule", "sample_chains"]
+__all__ = [
+    "CategoricalRBM",
+    "PositiveRBM",
+    "ComplexRBM",
+    "RBMEnergy",
+    "ENUMERATION_LIMIT",
+    "ais_log_partition",
+    "ais_schedule",
+    "sample_chains",
+]
