@@ -541,6 +541,41 @@ def _add_validate(sub: Any) -> None:
     p.add_argument("-o", "--output", help="folder for validation.json and validation.png")
 
 
+# --------------------------------------------------------------------------------------------------- reproduce
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    import shlex
+
+    from qgen.reproduce import FIGURES, MISSING, reproduce
+
+    if args.list or not args.figure:
+        for entry in FIGURES.values():
+            print(f"{entry.name:<12} {entry.title}\n{'':<12} --quick: {entry.quick}; full: {entry.full}")
+        print("not yet available:")
+        for name, why in MISSING.items():
+            print(f"  {name}: {why}")
+        return 0
+    if not args.output:
+        raise CommandError("-o/--output is required to reproduce a figure")
+    record = reproduce(
+        args.figure, args.output, quick=args.quick, seed=args.seed, command=shlex.join(["qgen", *sys.argv[1:]])
+    )
+    print(f"wrote {record['png']} and {record['json']} in {record['seconds']:.0f} s")
+    return 0
+
+
+def _add_reproduce(sub: Any) -> None:
+    p = _command(
+        sub, "reproduce", "redraw a figure of the paper or the tutorials (PNG + JSON of its numbers)", cmd_reproduce
+    )
+    p.add_argument("figure", nargs="?", help="the figure's name (see --list)")
+    p.add_argument("--list", action="store_true", help="list the figures and their run times")
+    p.add_argument("--quick", action="store_true", help="a smaller run, at most 5 minutes on 2 cores")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", help="folder for FIGURE.png and FIGURE.json")
+
+
 # -------------------------------------------------------------------------------------------------------- demo
 
 
@@ -569,6 +604,7 @@ _COMMANDS: list[Callable[[Any], None]] = [
     _add_sample,
     _add_evaluate,
     _add_validate,
+    _add_reproduce,
     _add_demo,
 ]
 

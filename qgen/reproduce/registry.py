@@ -40,7 +40,7 @@ FIGURES: dict[str, FigureEntry] = {
             "Bell state under local depolarizing noise: classical and quantum fidelity of the RNN reconstruction "
             "against the exact noisy state, versus noise strength and training progress; rho reconstructed vs exact",
             "qgen.reproduce.paper_fig2",
-            quick="about 1 min on 2 cores",
+            quick="48 s on one thread (measured)",
             full="about 10 min on 2 cores (not yet timed end to end)",
         ),
         FigureEntry(
@@ -48,7 +48,7 @@ FIGURES: dict[str, FigureEntry] = {
             "GHZ sample complexity: training samples to classical fidelity 0.99 versus N, tetra and Pauli-4, "
             "qgen's GRU beside the paper's RNN",
             "qgen.reproduce.paper_fig3",
-            quick="about 2 min on 2 cores (N = 4, 8)",
+            quick="130 s on one thread (N = 4, 8; measured)",
             full="hours (N = 10..80; benchmarks/README.md has the per-cell times)",
         ),
         FigureEntry(
@@ -56,7 +56,7 @@ FIGURES: dict[str, FigureEntry] = {
             "50-site critical Ising chain from the paper's MPS (converted to qgen's signs) and qgen's DMRG: "
             "<Z_i Z_j> versus distance and <X_i>, model versus exact versus raw data",
             "qgen.reproduce.paper_fig4",
-            quick="about 2 min on 2 cores (10^4 samples, a few epochs)",
+            quick="about 2 min on one thread (10^4 samples, 5 epochs)",
             full="about 25 min on one thread (10^5 samples, GRU 2 x 96, 20 epochs; benchmarks/bench_tfim50.py)",
         ),
     )
