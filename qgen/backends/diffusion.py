@@ -68,7 +68,7 @@ class Diffusion(GenerativeModel):
         n_layers: hidden layers of the denoising network.
         n_steps: T, the number of DDPM steps (vectors).
         beta_start, beta_end: the linear DDPM schedule of beta_t (vectors); None scales Ho et al.'s 1e-4 and
-            0.02 for T = 1000 by 1000 / T, so that abar_T stays near zero.
+            0.02 for T = 1000 by 1000 / T (at most 0.01 and 0.5), so that abar_T stays near zero.
 
     Example:
         >>> model = Diffusion(3, 4, hidden_size=16)
@@ -107,8 +107,8 @@ class Diffusion(GenerativeModel):
             # Input: one-hot over K symbols plus the mask; output: logits over the K symbols.
             self.denoiser = mlp(n * (k + 1), n * k, hidden_size, n_layers)
             return
-        b0 = 1e-4 * 1000 / n_steps if beta_start is None else beta_start
-        b1 = 0.02 * 1000 / n_steps if beta_end is None else beta_end
+        b0 = min(1e-4 * 1000 / n_steps, 0.01) if beta_start is None else beta_start
+        b1 = min(0.02 * 1000 / n_steps, 0.5) if beta_end is None else beta_end
         if not (isinstance(b0, (int, float)) and isinstance(b1, (int, float)) and 0 < b0 <= b1 < 1):
             raise ModelError(f"need 0 < beta_start <= beta_end < 1, got beta_start={b0!r}, beta_end={b1!r}")
         betas = torch.linspace(b0, b1, n_steps, dtype=torch.float64)
