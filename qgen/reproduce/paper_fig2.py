@@ -48,7 +48,9 @@ def _fidelities(model: Any, measured: Any, exact_state: Any, povm: Any) -> dict[
         }
 
 
-def run(quick: bool = False, seed: int = 0, log: Callable[[str], None] = print) -> tuple[Any, dict, dict]:
+def run(
+    quick: bool = False, seed: int = 0, log: Callable[[str], None] = print, plan: dict[str, Any] | None = None
+) -> tuple[Any, dict, dict]:
     """Train one RNN per noise strength; returns (figure, numbers, settings)."""
     import torch
     from matplotlib.figure import Figure
@@ -60,7 +62,7 @@ def run(quick: bool = False, seed: int = 0, log: Callable[[str], None] = print) 
     from qgen.states import DenseState, ghz
     from qgen.train import train
 
-    plan = QUICK if quick else FULL
+    plan = {**(QUICK if quick else FULL), **(plan or {})}
     bell = ghz(2)
     rows, curves, last = [], {}, None
     for p in plan["noise"]:

@@ -206,7 +206,9 @@ QUICK = {
 FULL = {"n_qubits": (10, 20, 40, 60, 80), "settings": {}}
 
 
-def run(quick: bool = False, seed: int = 0, log: Callable[[str], None] = print) -> tuple[Any, dict, dict]:
+def run(
+    quick: bool = False, seed: int = 0, log: Callable[[str], None] = print, plan: dict[str, Any] | None = None
+) -> tuple[Any, dict, dict]:
     """Scan both POVMs over N and plot the samples needed beside the paper's RNN.
 
     Returns:
@@ -215,7 +217,8 @@ def run(quick: bool = False, seed: int = 0, log: Callable[[str], None] = print) 
     """
     from matplotlib.figure import Figure
 
-    plan = QUICK if quick else FULL
+    base = QUICK if quick else FULL
+    plan = {**base, **(plan or {}), "settings": {**base["settings"], **(plan or {}).get("settings", {})}}
     s = ScanSettings(seed=seed, **plan["settings"])
     records = [scan_cell(n, povm, s, log=log) for povm in ("tetra", "pauli4") for n in plan["n_qubits"]]
     fig = Figure(figsize=(6.5, 4.5), layout="constrained")

@@ -97,7 +97,9 @@ def _exact(state: Any) -> dict[str, list]:
     return {"zz": mean.tolist(), "x": np.asarray(ref["magnetization_x"]).tolist(), "energy": float(ref["energy"])}
 
 
-def run(quick: bool = False, seed: int = 0, log: Callable[[str], None] = print) -> tuple[Any, dict, dict]:
+def run(
+    quick: bool = False, seed: int = 0, log: Callable[[str], None] = print, plan: dict[str, Any] | None = None
+) -> tuple[Any, dict, dict]:
     """Simulate, train, and plot; returns (figure, numbers, settings)."""
     import torch
     from matplotlib.figure import Figure
@@ -107,7 +109,7 @@ def run(quick: bool = False, seed: int = 0, log: Callable[[str], None] = print) 
     from qgen.states import mps_from_text, tfim, tfim_free_fermion_energy
     from qgen.train import train
 
-    plan = QUICK if quick else FULL
+    plan = {**(QUICK if quick else FULL), **(plan or {})}
     spec = {"name": "tfim", "n_qubits": N_SITES, "h": 1.0, "J": 1.0, "boundary": "open"}
     dmrg = tfim(N_SITES, h=1.0, representation="mps")
     folder = paper_mps_folder()

@@ -89,8 +89,12 @@ def reproduce(
     seed: int = 0,
     command: str | None = None,
     log: Callable[[str], None] = print,
+    plan: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run one figure and write NAME.png and NAME.json (numbers, settings, command, time) into `output`.
+
+    `plan` overrides entries of the figure's QUICK or FULL plan (smaller sizes for a smoke test, say); the
+    settings in the JSON are the ones used.
 
     Returns:
         the JSON record as written, with "png" and "json" holding the paths.
@@ -105,7 +109,7 @@ def reproduce(
     folder.mkdir(parents=True, exist_ok=True)
     module = importlib.import_module(entry.module)
     start = time.perf_counter()
-    fig, numbers, settings = module.run(quick=quick, seed=seed, log=log)
+    fig, numbers, settings = module.run(quick=quick, seed=seed, log=log, **({"plan": plan} if plan else {}))
     seconds = time.perf_counter() - start
     png, path = folder / f"{name}.png", folder / f"{name}.json"
     save_figure(fig, png)
