@@ -46,6 +46,9 @@ __all__ = ["MPSMeasurement", "refine_povm"]
 # of 1k-16k on the 2-core development machine, larger ones fall out of the cache).
 _CHUNK_FLOATS = 1 << 22
 _KERNEL_CHUNK_FLOATS = 1 << 20
+# Working memory of one log_prob chunk (bytes): the whole batch in one tensor took 8.7 GB and 26 s for 10^6
+# noisy strings at N = 10 (issue 13), most of it in page faults.
+_LOG_PROB_CHUNK_BYTES = 1 << 22
 
 
 def refine_povm(elements: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
@@ -128,6 +131,10 @@ class MPSMeasurement(Measurement):
         else:
             auto = _CHUNK_FLOATS // (chi * (6 + 2 * len(parent)) + self.n_qubits)
         self.chunk_size = int(chunk_size) if chunk_size else max(256, auto)
+        # log_prob works in chunks of strings whose temporaries fit in the cache (4 MiB): a few real-stacked
+        # (chi) vectors per string on the rank-1 path, a few complex (chi, chi) environments under noise.
+        per_string = 8 * (24 * chi + self.n_qubits) if self.rank_one else 16 * (4 * chi * chi + 2 * chi)
+        self.log_prob_chunk_size = max(64, _LOG_PROB_CHUNK_BYTES // per_string)
 
     # ---- shared contraction -------------------------------------------------------------------------
 
@@ -157,7 +164,9 @@ class MPSMeasurement(Measurement):
         a = as_outcomes(outcomes, self.n_qubits, self.n_outcomes, self.device)
         if a.shape[0] == 0:
             return torch.zeros(0, dtype=torch.float64, device=self.device)
-        return self._log_prob_vector(a) if self.rank_one else self._log_prob_density(a)
+        contract = self._log_prob_vector if self.rank_one else self._log_prob_density
+        step = self.log_prob_chunk_size
+        return torch.cat([contract(a[i : i + step]) for i in range(0, a.shape[0], step)])
 
     def _log_prob_vector(self, a: torch.Tensor) -> torch.Tensor:
         n = a.shape[0]
@@ -165,14 +174,18 @@ class MPSMeasurement(Measurement):
         l = self._start(n)
         for i in range(self.n_qubits):
             # Rank-1 POVM: refined piece r is outcome r itself (refine_povm keeps the element order).
-            z = torch.bmm(self._bra[a[:, i]], self._phi(l, i))  # (n, 2, chi)
+            x = self._phi(l, i)  # (n, 4, chi)
+            bra = self._bra[a[:, i]]  # (n, 2, 4)
+            # The (2 x 4) map per string, elementwise: a batched product of such small matrices is mostly overhead.
+            z = sum(bra[:, :, j, None] * x[:, None, j] for j in range(4))  # (n, 2, chi)
             p = z.square().sum((1, 2))
             logp += torch.log(p)
             l = z / torch.where(p > 0, p, 1.0).sqrt()[:, None, None]
         return logp
 
     def _log_prob_density(self, a: torch.Tensor) -> torch.Tensor:
-        # D[j, j'] = l_j conj(l_j') generalised to mixtures; D' = sum_st M_a[t, s] A_s^T D conj(A_t).
+        # D[j, j'] = l_j conj(l_j') generalised to mixtures; D' = sum_st M_a[t, s] A_s^T D conj(A_t), contracted
+        # as two matrix products over the whole chunk (strings folded into the rows) around an elementwise step.
         n = a.shape[0]
         logp = torch.zeros(n, dtype=torch.float64, device=self.device)
         d_env = torch.ones(n, 1, 1, dtype=torch.complex128, device=self.device)
@@ -180,9 +193,14 @@ class MPSMeasurement(Measurement):
             self._complex_tensors = [t.to(torch.complex128) for t in self.state.torch_tensors(self.device)]
         for i, ket in enumerate(self._complex_tensors):
             chi_l, _, chi_r = ket.shape
-            f = (d_env.transpose(1, 2) @ ket.reshape(chi_l, -1)).reshape(n, chi_l, 2, chi_r)
-            g = torch.einsum("nts,njsk->nkjt", self._elements[a[:, i]], f).reshape(n, chi_r, chi_l * 2)
-            d_env = g @ ket.conj().reshape(chi_l * 2, chi_r)
+            # f[n, j', s, k] = sum_j D[j, j'] A[j, s, k]
+            f = (d_env.transpose(1, 2).reshape(n * chi_l, chi_l) @ ket.reshape(chi_l, -1)).reshape(n, chi_l, 2, chi_r)
+            m = self._elements[a[:, i]]  # (n, t, s)
+            # g[n, j', t, k] = sum_s M[t, s] f[n, j', s, k]
+            g = m[:, None, :, 0, None] * f[:, :, None, 0] + m[:, None, :, 1, None] * f[:, :, None, 1]
+            # D'[n, k, k'] = sum_{j', t} g[n, j', t, k] conj(A)[j', t, k']
+            rows = g.permute(0, 3, 1, 2).reshape(n * chi_r, 2 * chi_l)
+            d_env = (rows @ ket.conj().reshape(chi_l * 2, chi_r)).reshape(n, chi_r, chi_r)
             tr = d_env.diagonal(dim1=1, dim2=2).sum(-1).real
             # A marginal that rounds to zero or below is a string of probability zero.
             positive = tr > 0

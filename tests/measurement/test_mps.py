@@ -189,3 +189,16 @@ def test_cuda_matches_cpu() -> None:
     assert torch.allclose(cpu, gpu.cpu(), atol=1e-12)
     s = mps.measured("tetra", device="cuda").sample(100, generator=torch.Generator("cuda").manual_seed(0))
     assert s.device.type == "cuda"
+
+
+@pytest.mark.parametrize("noise", ["ideal", "depolarizing"])
+def test_chunked_log_prob_matches_one_chunk_and_dense(noise: str) -> None:
+    mps = random_mps(8, 6, seed=14)
+    meas = mps.measured("tetra", NOISES[noise])
+    strings = torch.from_numpy(np.random.default_rng(15).integers(0, 4, size=(1000, 8)))
+    whole = meas.log_prob(strings)
+    meas.log_prob_chunk_size = 7
+    chunked = meas.log_prob(strings)
+    assert_log_prob_close(chunked, whole, 1e-12)
+    dense = DenseState(vector=mps.to_dense()).measured("tetra", NOISES[noise])
+    assert_log_prob_close(chunked, dense.log_prob(strings), 1e-12)
