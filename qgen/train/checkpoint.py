@@ -31,9 +31,24 @@ CHECKPOINT_VERSION = 1
 
 
 def data_fingerprint(outcomes: Tensor) -> str:
-    """A hash of the data, so a resume on different data fails instead of silently mixing runs."""
-    digest = hashlib.sha1(outcomes.to(torch.int32).numpy().tobytes())
-    digest.update(str(tuple(outcomes.shape)).encode())
+    """A hash of the data, so a resume on different data fails instead of silently mixing runs.
+
+    The tensor's raw buffer is hashed in place (no converted copy: 8x the data in memory before), with its
+    shape and dtype. Integer data with values in [0, 256), such as outcome strings, are hashed as uint8, so the
+    same strings held as uint8 or int64 give the same fingerprint; float data (vectors) are hashed as they are.
+
+    Example:
+        >>> a = torch.tensor([[0, 3], [1, 2]])
+        >>> data_fingerprint(a) == data_fingerprint(a.to(torch.uint8)) != data_fingerprint(a.T)
+        True
+    """
+    x = outcomes.detach().cpu()
+    if not (x.is_floating_point() or x.is_complex()) and x.dtype != torch.uint8 and x.numel():
+        if int(x.min()) >= 0 and int(x.max()) < 256:
+            x = x.to(torch.uint8)
+    x = x.contiguous()
+    digest = hashlib.sha1(x.reshape(-1).view(torch.uint8).numpy())
+    digest.update(f"{tuple(x.shape)} {x.dtype}".encode())
     return digest.hexdigest()
 
 
