@@ -4,8 +4,9 @@
     python examples/validate_setup.py --fast -o /tmp/validate
 
 Here the "lab" is simulated: a 4-qubit GHZ state whose qubits each suffer depolarizing noise p = 0.03 before the
-tetrahedral measurement, so its exact fidelity is 0.886, just under the threshold. `qgen validate lab.h5 --target ghz --threshold 0.9` runs the same thing from a shell, with
-exit status 0 (PASS), 1 (FAIL) or 3 (INCONCLUSIVE).
+tetrahedral measurement, so its exact fidelity is 0.886, just under the threshold.
+`qgen validate lab.h5 --target ghz --threshold 0.9` runs the same thing from a shell, with exit status 0 (PASS),
+1 (FAIL) or 3 (INCONCLUSIVE).
 """
 
 from __future__ import annotations
