@@ -208,6 +208,7 @@ def test_positive_rbm_state_is_the_square_root_of_its_distribution() -> None:
     assert model.hyperparameters["gradient"] == "exact"
 
 
+@pytest.mark.slow
 def test_positive_rbm_recovers_a_tfim_ground_state_from_exact_frequencies() -> None:
     psi = tfim_vector(4, h=1.0).real
     sigma = torch.as_tensor(list(itertools.product((0, 1), repeat=4)))
