@@ -4,7 +4,8 @@ Models, targets' Measurements and EmpiricalDistribution meet here through `log_p
 `n_outcomes` and `likelihood` alone (duck typing); the helpers below read them in float64 on the CPU. Exact
 metrics share one table of log-probabilities per distribution (`log_probability_table`, `tabulate`): a target
 gives it through `probabilities()`, an autoregressive model by walking its prefix tree
-(`autoregressive_log_probabilities`), any other exact model through chunked `log_prob`.
+(`autoregressive_log_probabilities`, from qgen.metrics.prefix_tree), any other exact model through chunked
+`log_prob`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 
 from qgen.errors import MetricError, QgenError
+from qgen.metrics.prefix_tree import autoregressive_log_probabilities
 from qgen.seeding import as_generator
 from qgen.strings import MAX_ENUMERATION, as_outcomes, positive_int, string_index, strings_in_range
 
@@ -36,8 +38,6 @@ __all__ = [
 
 # Strings enumerated per call of log_prob.
 _CHUNK = 1 << 16
-# Tokens (prefixes x sites) per call of conditional_logits in the prefix-tree walk: a few MiB of activations.
-_WALK_TOKENS = 1 << 16
 
 
 def likelihood_of(d: Any) -> str:
@@ -197,51 +197,6 @@ class EmpiricalDistribution:
 
     def __repr__(self) -> str:
         return f"EmpiricalDistribution(n_qubits={self.n_qubits}, n_outcomes={self.n_outcomes}, n={self.n_samples})"
-
-
-def autoregressive_log_probabilities(model: Any) -> np.ndarray:
-    """log P(a) of all K^N strings of an autoregressive model, float64 (K^N,), lexicographic order.
-
-    The prefix tree is walked through the model's public `conditional_logits` alone. One causal pass over a
-    prefix (start token, a_0, ..., a_{N-2}) returns the conditionals P(a_i | a_<i) of every level along that
-    path and all K leaves below it, so the K^(N-1) prefixes of length N - 1, batched in chunks, give every
-    string: K^N * N / K site evaluations instead of K^N * N for `log_prob` string by string. The conditionals
-    are normalised in float64 (log-softmax of the model's logits), as `log_prob` defines them.
-
-    Args:
-        model: an AutoregressiveModel (anything with `conditional_logits(inputs) -> (n, L, K)` and
-            `start_token`, `n_qubits`, `n_outcomes`, `device`).
-
-    Example:
-        >>> from qgen.models import RNN
-        >>> table = autoregressive_log_probabilities(RNN(3, 4, hidden_size=8))
-        >>> table.shape, round(float(np.exp(table).sum()), 6)
-        ((64,), 1.0)
-    """
-    k, n = int(model.n_outcomes), int(model.n_qubits)
-    check_enumerable(n, k)
-    device = _device(model)
-    prefixes = k ** (n - 1)
-    rows = max(1, _WALK_TOKENS // n)
-    out = np.empty(k**n, dtype=np.float64)
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()  # dropout off: the table is the distribution log_prob and sample describe
-    try:
-        with torch.no_grad():
-            for start in range(0, prefixes, rows):
-                stop = min(start + rows, prefixes)
-                body = strings_in_range(start, stop, k, n - 1, device=device)
-                first = torch.full((stop - start, 1), int(model.start_token), dtype=torch.int64, device=device)
-                logits = model.conditional_logits(torch.cat([first, body], dim=1))
-                logp = torch.log_softmax(logits.to(torch.float64), dim=-1)  # (rows, N, K)
-                path = logp[:, : n - 1].gather(-1, body.unsqueeze(-1)).squeeze(-1).sum(dim=1)
-                leaves = path.unsqueeze(1) + logp[:, n - 1]
-                out[start * k : stop * k] = leaves.reshape(-1).cpu().numpy()
-    finally:
-        if was_training and hasattr(model, "train"):
-            model.train(True)
-    return out
 
 
 def _is_autoregressive(d: Any) -> bool:

@@ -12,29 +12,12 @@ from qgen.errors import MetricError, OutcomeError
 from qgen.metrics.distributions import (
     EmpiricalDistribution,
     TabulatedDistribution,
-    autoregressive_log_probabilities,
     log_probability_table,
     outcome_probabilities,
     tabulate,
 )
-from qgen.models import build
 from qgen.strings import all_outcomes
 from tests.helpers import product_samples
-
-
-@pytest.mark.parametrize("name", ["rnn", "pixelcnn", "transformer"])
-@pytest.mark.parametrize("n_qubits", [1, 4])
-def test_prefix_tree_walk_is_log_prob_string_by_string(name, n_qubits):
-    model = build(name, n_qubits=n_qubits, n_outcomes=4, seed=0)
-    model.train()  # the walk evaluates without dropout and leaves the mode as it was
-    table = autoregressive_log_probabilities(model)
-    assert model.training
-    model.eval()
-    with torch.no_grad():
-        brute = model.log_prob(all_outcomes(4, n_qubits)).double().numpy()
-    assert table.shape == (4**n_qubits,)
-    np.testing.assert_allclose(table, brute, rtol=0, atol=2e-5)  # the model's float32 sums against float64
-    assert abs(np.exp(table).sum() - 1) < 1e-10
 
 
 def test_table_of_a_target_is_its_log_probabilities(ising):
