@@ -128,14 +128,19 @@ def evaluate(
             as the raw-data baseline.
         povm: the POVM of the outcomes (as applied, noise folded in); default: the data's, else the model's.
             Its duals estimate the noiseless state's observables, and the target is measured with it.
-        n_samples: model samples drawn for observables and Monte-Carlo estimates.
+        n_samples: model samples drawn once and shared by every Monte-Carlo number (observables, distances
+            sampled from the model, the frequencies of a model without an exact likelihood). Exact distances
+            (K^N <= AUTO_ENUMERATION, exact likelihoods) come from one table of log-probabilities per
+            distribution: the target's `probabilities()`, the model's prefix-tree walk.
         seed: seed of every random draw in the report.
 
     Returns:
         dict with keys "n_qubits", "n_outcomes", "povm", "model", "target", "seed", "n_samples",
         "classical_fidelity", "kl_divergence" (KL(target || model)), "kl_divergence_reverse" (KL(model ||
         target)), "observables" (name -> {"model": ..., "exact": ..., "data": ...}, each with value, stderr,
-        method) and, for N <= MAX_EXACT_QUBITS with a target, "quantum_fidelity".
+        method) and, for N <= MAX_EXACT_QUBITS with a target, "quantum_fidelity". An observable the POVM as
+        applied does not determine has value None and status "not determined by this measurement"; a number
+        that cannot be computed has value None, method "unavailable" and the reason.
     """
     from qgen.states import from_spec
     from qgen.states.hamiltonians import hamiltonian_of
@@ -281,7 +286,8 @@ def run_evaluate(
         json_path: where the report goes (written atomically).
         target_spec: a JSON state spec (text, a JSON file, or a dict) naming the target; default: the data's state.
         plots_dir: if given, the standard figures go there as PNG (correlation_matrix, correlation_vs_distance,
-            magnetization_z, magnetization_x); their paths are listed under "plots" in the report.
+            magnetization_z, magnetization_x; a figure of an observable the measurement does not determine is
+            left out); their paths are listed under "plots" in the report.
         n_samples: model samples drawn for the estimates.
         seed: seed of every random draw.
 
