@@ -127,6 +127,8 @@ def test_masked_elbo_bounds_the_sampler_distribution(small_masked: Diffusion) ->
     assert sampler.exp().sum().item() == pytest.approx(1.0, abs=1e-5)  # the sampler's distribution is normalised
     assert bool((elbo <= sampler + 1e-6).all())
     assert float((sampler - elbo).max()) > 1e-3  # strict somewhere: a bound, not the value
+    with torch.no_grad():
+        assert torch.allclose(small_masked.exhaustive_elbo(x).double(), elbo, atol=1e-5)
     # log_prob draws one visible set per size: an unbiased estimate of the enumerated ELBO.
     g = torch.Generator().manual_seed(0)
     with torch.no_grad():
