@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import torch
@@ -23,23 +24,25 @@ class Distributed:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank = int(os.environ.get("RANK", "0"))
         self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.owns_group = False
 
     @property
     def active(self) -> bool:
         return self.world > 1
 
     def setup(self, device: torch.device) -> None:
-        """Join the process group (NCCL on CUDA, Gloo on CPU) unless one is running already."""
+        """Join the process group (NCCL on CUDA, Gloo on CPU) unless one is running already.
+
+        The group lives as long as the process (destroyed at exit): tearing it down after each `fit` and
+        making it again, as a script that trains several models would, races Gloo's connection set-up.
+        """
         if self.active and not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-            self.owns_group = True
+            atexit.register(_destroy)
 
     def teardown(self) -> None:
-        """Leave the process group, if `setup` made it."""
-        if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
-            self.owns_group = False
+        """Wait for every rank to finish the run (the process group stays for the next run)."""
+        if self.active and dist.is_initialized():
+            dist.barrier()
 
     def shard(self, rows: Tensor) -> Tensor:
         """This rank's interleaved share of `rows` (every world-th row, from row `rank`)."""
@@ -78,3 +81,8 @@ class Distributed:
         reduced = torch.tensor(values, dtype=torch.float64, device=device)
         dist.broadcast(reduced, src=0)
         return reduced.tolist()
+
+
+def _destroy() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
