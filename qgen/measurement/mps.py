@@ -42,10 +42,10 @@ if TYPE_CHECKING:
 __all__ = ["MPSMeasurement", "refine_povm"]
 
 # Float64 numbers one sampling chunk may hold in flight (32 MiB), which bounds memory for any n; the CPU
-# kernel's chunks are smaller (8 MiB, 4,639 samples at chi 22: chunks of 3k-6k samples were fastest in a scan
-# of 1k-16k on the 2-core development machine, larger ones fall out of the cache).
+# kernel's chunks are smaller (1 MiB, 580 samples at chi 22, so that l A_i stays in a 1 MiB L2 cache between
+# the product and the fused pass; `benchmarks/bench_mps_sampling.py --chunk-scan` times the choices).
 _CHUNK_FLOATS = 1 << 22
-_KERNEL_CHUNK_FLOATS = 1 << 20
+_KERNEL_CHUNK_FLOATS = 1 << 17
 # Working memory of one log_prob chunk (bytes): the whole batch in one tensor took 8.7 GB and 26 s for 10^6
 # noisy strings at N = 10 (issue 13), most of it in page faults.
 _LOG_PROB_CHUNK_BYTES = 1 << 22
