@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from qgen.estimate import Estimate
 from qgen.metrics.distances import AUTO_ENUMERATION, classical_fidelity, kl_divergence, reverse_kl
-from qgen.metrics.distributions import EmpiricalDistribution
+from qgen.metrics.distributions import EmpiricalDistribution, TabulatedDistribution, tabulate
 from qgen.metrics.fidelity import project_to_physical, quantum_fidelity, uhlmann_fidelity
-from qgen.metrics.observables import correlation_matrix, expectation, magnetization
+from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
 from qgen.metrics.reconstruction import reconstruct_density_matrix
 
 __all__ = [
     "Estimate",
     "EmpiricalDistribution",
+    "TabulatedDistribution",
+    "tabulate",
     "classical_fidelity",
     "kl_divergence",
     "reverse_kl",
@@ -23,4 +25,5 @@ __all__ = [
     "uhlmann_fidelity",
     "reconstruct_density_matrix",
     "AUTO_ENUMERATION",
+    "NOT_DETERMINED",
 ]
