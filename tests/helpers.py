@@ -14,6 +14,7 @@ from scipy.stats import chisquare
 
 from qgen.pauli import PAULI
 from qgen.states.mps import MPSState
+from qgen.train import Trainer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE = SHARED / "reference-data"
@@ -170,3 +171,20 @@ def product_samples(n: int, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     columns = [torch.multinomial(p, n, replacement=True, generator=g) for p in SITE_PROBS]
     return torch.stack(columns, dim=1).to(torch.uint8)
+
+
+class Interrupted(Exception):
+    """Raised by InterruptedTrainer right after it wrote a checkpoint: a run killed between two epochs."""
+
+
+class InterruptedTrainer(Trainer):
+    """A Trainer that stops with `Interrupted` once the checkpoint of epoch `interrupt_after` is on disk."""
+
+    def __init__(self, *args: Any, interrupt_after: int = 1, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.interrupt_after = interrupt_after
+
+    def save_checkpoint(self, path: Any = None) -> None:
+        super().save_checkpoint(path)
+        if self.epoch == self.interrupt_after:
+            raise Interrupted(f"stopped after epoch {self.epoch}")

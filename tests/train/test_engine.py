@@ -17,7 +17,7 @@ from qgen.errors import ModelError, TrainingError
 from qgen.models import build, register
 from qgen.models.base import Update
 from qgen.train import Trainer
-from tests.helpers import product_samples
+from tests.helpers import Interrupted, InterruptedTrainer, product_samples
 from tests.train.toys import TOYS, support_of
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,27 +93,14 @@ def test_gaussian_on_vectors_is_fitted_by_maximum_likelihood() -> None:
     torch.testing.assert_close(model.log_std.exp().detach(), data.std(0), atol=0.03, rtol=0)
 
 
-class _Interrupt(Exception):
-    pass
-
-
-def _interrupt_after(epoch: int):
-    def callback(trainer: Trainer, e: int) -> None:
-        if e == epoch:
-            trainer.save_checkpoint()  # the per-epoch checkpoint comes after callbacks: write it first
-            raise _Interrupt
-
-    return callback
-
-
 @pytest.mark.parametrize("name", sorted(TOYS))
 def test_resume_after_interruption_is_bit_exact(name: str, tmp_path: Path) -> None:
     data = toy_data(name)
     straight = toy(name)
     straight_history = Trainer(straight, **OPTIONS).fit(data)
     path = tmp_path / "run.ckpt"
-    with pytest.raises(_Interrupt):
-        Trainer(toy(name), checkpoint=path, callbacks=[_interrupt_after(2)], **OPTIONS).fit(data)
+    with pytest.raises(Interrupted):
+        InterruptedTrainer(toy(name), checkpoint=path, interrupt_after=2, **OPTIONS).fit(data)
     resumed = Trainer.resume(path, progress=False)
     history = resumed.fit(data)
     assert resumed.epoch == 4
