@@ -47,7 +47,7 @@ KNOWN_BACK_IMPORTS = {
     # top level. Fix: keep the version in a core module (or importlib.metadata) and import it from both.
     ("qgen.data.dataset", "qgen"),
 }
-KNOWN_LONG_MODULES = {"qgen.cli", "qgen.report.validate", "qgen.train.trainer"}
+KNOWN_LONG_MODULES = {"qgen.cli", "qgen.train.trainer"}
 
 
 @dataclass(frozen=True)
