@@ -26,6 +26,8 @@ __all__ = ["Diffusion"]
 _LOG_2PI = math.log(2 * math.pi)
 _BOUND_SEED = 0  # log_prob's draws: a fixed seed makes it a deterministic function of the batch
 _CHUNK = 8192
+# Up to this many sites, log_prob on strings enumerates all 2^N visible sets instead of sampling one per size.
+_EXHAUSTIVE_SITES = 8
 
 
 class Diffusion(GenerativeModel):
@@ -49,10 +51,10 @@ class Diffusion(GenerativeModel):
     2024, eq. 10), which for the linear schedule equals the any-order autoregressive bound
     sum_{m=0}^{N-1} E_{|S| = m} [(1 / (N - m)) sum_{i not in S} log p(x_i | x_S)] over uniformly random
     visible sets S of m sites (Hoogeboom et al. 2022, eq. 4; Ou et al. 2024): training draws one m and one S
-    per row, `log_prob` sums every m with one random S each. The sampler reveals one site at a time in a
-    uniformly random order, drawing it from the network's conditional; its distribution is the mixture over
-    orders of autoregressive models, whose log-probability is >= the bound (Jensen's inequality) but has no
-    closed form for N! orders.
+    per row, `log_prob` enumerates every S (N <= 8) or sums every m with one random S each. The sampler reveals
+    one site at a time in a uniformly random order, drawing it from the network's conditional; its distribution
+    is the mixture over orders of autoregressive models, whose log-probability is >= the bound (Jensen's
+    inequality) but has no closed form for N! orders.
 
     References:
         J. Ho, A. Jain, P. Abbeel, "Denoising Diffusion Probabilistic Models", NeurIPS 2020; J. Sohl-Dickstein
@@ -254,13 +256,17 @@ class Diffusion(GenerativeModel):
     def log_prob(self, x: Tensor) -> Tensor:
         """The ELBO per row, a lower bound of the log-probability of the sampler's distribution.
 
-        Vectors: every DDPM step, one noise draw each; strings: every number of visible sites, one random
-        visible set each. The draws come from a generator of fixed seed (a deterministic function of the batch).
+        Vectors: every DDPM step, one noise draw each. Strings: up to 8 sites, every visible set enumerated
+        (`exhaustive_elbo`: an exact lower bound, whose exp sums to at most 1); beyond, every number of visible
+        sites with one random visible set each (unbiased for the ELBO). The draws come from a generator of fixed
+        seed (a deterministic function of the batch).
 
         Returns:
             (n,) tensor in the model's dtype.
         """
         x = self.check_outcomes(x)
+        if isinstance(self.support, Strings) and self.n_qubits <= _EXHAUSTIVE_SITES:
+            return self.exhaustive_elbo(x)
         gen = torch.Generator(device=self.device).manual_seed(_BOUND_SEED)
         elbo = self._masked_elbo if isinstance(self.support, Strings) else self._ddpm_elbo
         parts = [elbo(chunk, gen) for chunk in x.split(_CHUNK)]
