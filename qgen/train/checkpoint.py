@@ -23,6 +23,7 @@ __all__ = [
     "read_checkpoint",
     "check_checkpoint",
     "model_from_checkpoint",
+    "refuse_changed_settings",
 ]
 
 # qgen.models.load reads the model out of a checkpoint too, and knows this name.
@@ -85,3 +86,14 @@ def model_from_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Gen
         return from_config(state["model_config"])
     except ModelError as err:
         raise TrainingError(f"{path}: checkpoint does not rebuild its model: {err}") from err
+
+
+def refuse_changed_settings(saved: dict[str, Any], now: dict[str, Any], may_change: tuple[str, ...]) -> None:
+    """Refuse to continue a run whose settings differ from the checkpoint's, naming each difference."""
+    changed = {k: (saved.get(k), v) for k, v in now.items() if k not in may_change and saved.get(k) != v}
+    if changed:
+        listing = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items())
+        raise TrainingError(
+            f"cannot resume with other settings ({listing}); resume with the checkpoint's settings, or start a "
+            "new run (another checkpoint path)"
+        )

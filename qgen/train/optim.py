@@ -9,7 +9,16 @@ from torch import nn
 
 from qgen.errors import TrainingError
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "GROUP_OPTIONS", "group_settings", "make_optimizer", "make_scheduler"]
+__all__ = [
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "GROUP_OPTIONS",
+    "group_settings",
+    "make_optimizer",
+    "make_scheduler",
+    "Groups",
+    "build_groups",
+]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = (None, "cosine", "step", "exponential", "plateau")
@@ -83,3 +92,38 @@ def make_scheduler(opt: torch.optim.Optimizer, schedule: str | None, epochs: int
     if schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode=mode, factor=0.5, patience=3)
     return None
+
+
+class Groups:
+    """A model's parameter groups with their settings, optimizers and schedules (groups without parameters
+    have settings but no optimizer: a closed-form model has none at all)."""
+
+    def __init__(self) -> None:
+        self.params: dict[str, list[nn.Parameter]] = {}
+        self.settings: dict[str, dict[str, Any]] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.schedulers: dict[str, Any] = {}
+
+
+def build_groups(
+    groups: Any,
+    base: dict[str, Any],
+    model_defaults: dict[str, dict[str, Any]],
+    user: dict[str, dict[str, Any]],
+    epochs: int,
+    mode: str,
+) -> Groups:
+    """One optimizer and schedule per group of `model.parameter_groups()`, settings resolved per group."""
+    if not isinstance(groups, dict):
+        raise TrainingError(f"parameter_groups() must return a dict of parameter lists, got {type(groups).__name__}")
+    unknown = set(user) - set(groups)
+    if unknown:
+        raise TrainingError(f"group_options names {sorted(unknown)}; this model's groups are {sorted(groups)}")
+    out = Groups()
+    for name, params in groups.items():
+        out.params[name] = params = list(params)
+        out.settings[name] = s = group_settings(base, model_defaults, user, name)
+        if params:
+            out.optimizers[name] = make_optimizer(params, s)
+            out.schedulers[name] = make_scheduler(out.optimizers[name], s["schedule"], epochs, mode)
+    return out

@@ -10,12 +10,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from qgen.errors import TrainingError
-from qgen.models.base import GenerativeModel, Ranks, Step, Strings, Update
+from qgen.models.base import GenerativeModel, Ranks, Step, Update
 from qgen.train.checkpoint import (
     CHECKPOINT_FORMAT,
     CHECKPOINT_VERSION,
@@ -23,10 +22,14 @@ from qgen.train.checkpoint import (
     data_fingerprint,
     model_from_checkpoint,
     read_checkpoint,
+    refuse_changed_settings,
     write_checkpoint,
 )
+from qgen.train.data import as_training_data, batch_rows, check_training_data, split
 from qgen.train.distributed import Distributed
-from qgen.train.optim import check_settings, group_settings, make_optimizer, make_scheduler
+from qgen.train.history import WeightedMeans, record
+from qgen.train.optim import build_groups, check_settings
+from qgen.train.updates import apply_update
 
 __all__ = ["Trainer", "Callback", "as_training_data"]
 
@@ -50,21 +53,6 @@ _RUN_SETTINGS = (
     "seed",
 )
 _MAY_CHANGE_ON_RESUME = ("epochs",)
-
-
-def as_training_data(data: Any) -> Tensor:
-    """Training data as a CPU tensor: a tensor, a numpy array, or anything with `.outcomes` / `.vectors`."""
-    for attribute in ("outcomes", "vectors"):
-        if hasattr(data, attribute):
-            data = getattr(data, attribute)
-            break
-    if isinstance(data, np.ndarray):
-        data = torch.from_numpy(np.ascontiguousarray(data))
-    if not isinstance(data, Tensor):
-        raise TrainingError(
-            f"data must be an (n, N) tensor or array, or have .outcomes or .vectors; got {type(data).__name__}"
-        )
-    return data.cpu()
 
 
 class Trainer:
@@ -188,7 +176,13 @@ class Trainer:
         except (RuntimeError, TypeError):
             raise TrainingError(f"unknown device {device!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'") from None
         self.model = model.to(self.device)
-        self._build_optimizers()
+        base = {"lr": self.lr, "optimizer": self.optimizer_name, "weight_decay": self.weight_decay}
+        base.update({"schedule": self.schedule, "clip_grad": self.clip_grad, "betas": None})
+        groups = build_groups(
+            model.parameter_groups(), base, model.default_group_options(), self.group_options, epochs, mode
+        )
+        self.params, self.group_settings = groups.params, groups.settings
+        self.optimizers, self.schedulers = groups.optimizers, groups.schedulers
         self.history: dict[str, list[float]] = {}
         self.epoch = 0  # epochs completed
         self.step_count = 0  # optimizer steps taken (all groups)
@@ -203,28 +197,6 @@ class Trainer:
         if model.monitor is None:
             return "none"
         return f"val_{model.monitor}" if self.val_fraction > 0 else f"train_{model.monitor}"
-
-    def _build_optimizers(self) -> None:
-        groups = self.model.parameter_groups()
-        if not isinstance(groups, dict):
-            raise TrainingError(f"{type(self.model).__name__}.parameter_groups() must return a dict of lists")
-        unknown = set(self.group_options) - set(groups)
-        if unknown:
-            raise TrainingError(f"group_options names {sorted(unknown)}; this model's groups are {sorted(groups)}")
-        base = {"lr": self.lr, "optimizer": self.optimizer_name, "weight_decay": self.weight_decay}
-        base.update({"schedule": self.schedule, "clip_grad": self.clip_grad, "betas": None})
-        defaults = self.model.default_group_options()
-        self.params: dict[str, list[torch.nn.Parameter]] = {}
-        self.group_settings: dict[str, dict[str, Any]] = {}
-        self.optimizers: dict[str, torch.optim.Optimizer] = {}
-        self.schedulers: dict[str, Any] = {}
-        for name, params in groups.items():
-            params = list(params)
-            self.params[name] = params
-            self.group_settings[name] = s = group_settings(base, defaults, self.group_options, name)
-            if params:
-                self.optimizers[name] = make_optimizer(params, s)
-                self.schedulers[name] = make_scheduler(self.optimizers[name], s["schedule"], self.epochs, self.mode)
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -269,15 +241,7 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a run from `state_dict()` output (same model config; same settings, `epochs` aside)."""
         check_checkpoint(state, self.model.config)
-        saved = state["settings"]
-        changed = {k: (saved.get(k), v) for k, v in self.settings.items() if k not in _MAY_CHANGE_ON_RESUME}
-        changed = {k: pair for k, pair in changed.items() if pair[0] != pair[1]}
-        if changed:
-            listing = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in changed.items())
-            raise TrainingError(
-                f"cannot resume with other settings ({listing}); resume with the checkpoint's settings, or "
-                "start a new run (another checkpoint path)"
-            )
+        refuse_changed_settings(state["settings"], self.settings, _MAY_CHANGE_ON_RESUME)
         self.model.load_state_dict(state["model_state"])
         for g, o in self.optimizers.items():
             o.load_state_dict(state["optimizer_states"][g])
@@ -318,31 +282,6 @@ class Trainer:
 
     # ---- data --------------------------------------------------------------------------------------------
 
-    def _check_data(self, data: Any) -> Tensor:
-        x = as_training_data(data)
-        if x.ndim != 2 or x.shape[0] < 1:
-            raise TrainingError(f"data must be a non-empty (n, d) array, got shape {tuple(x.shape)}")
-        if not isinstance(self.model.support, Strings):
-            return self.model.support.check(x)  # OutcomeError names what is wrong
-        # Strings stay in their compact dtype (uint8 on disk) until a batch is drawn; checked in chunks so the
-        # int64 copies the validator makes stay small.
-        for start in range(0, x.shape[0], 1 << 16):
-            self.model.support.check(x[start : start + (1 << 16)])
-        return x
-
-    def _split(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        n = x.shape[0]
-        n_val = int(round(self.val_fraction * n)) if self.val_fraction > 0 else 0
-        if n - n_val < 1:
-            raise TrainingError(f"{n} samples leave nothing to train on with val_fraction={self.val_fraction}")
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-        return x[perm[n_val:]], x[perm[:n_val]]
-
-    def _batch(self, rows: Tensor) -> Tensor:
-        if isinstance(self.model.support, Strings):
-            return rows.long()
-        return rows.to(self.model.dtype)
-
     def _generator(self, *key: int) -> torch.Generator:
         seed = self.seed
         for k in key:
@@ -362,7 +301,7 @@ class Trainer:
             the history: per epoch "epoch", "lr", "time", "train_<key>" for each number the updates logged,
             "val_<key>" for each validation metric, and whatever the callbacks returned; also `model.history`.
         """
-        x = self._check_data(data)
+        x = check_training_data(self.model, data)
         self._data_fingerprint = data_fingerprint(x)
         if resume and self.checkpoint is not None and self.checkpoint.is_file():
             self._pending = read_checkpoint(self.checkpoint)
@@ -372,12 +311,12 @@ class Trainer:
             self._pending = None
             if self._resumed_fingerprint not in (None, self._data_fingerprint):
                 raise TrainingError("the data differ from those the checkpoint was trained on; cannot resume")
-        train_set, val_set = self._split(x)
+        train_set, val_set = split(x, self.val_fraction, self.seed)
         train_set, val_set = train_set.to(self.device), val_set.to(self.device)
         self.dist.setup(self.device)
         try:
             if not resumed and self.epoch == 0:
-                self.model.prepare(self._batch(train_set), self._generator(-1))
+                self.model.prepare(batch_rows(self.model, train_set), self._generator(-1))
             if self.compile:
                 self.model.compile()
             self._loop(train_set, val_set)
@@ -414,38 +353,25 @@ class Trainer:
         self.model.train()
         ranks = Ranks(self.dist.rank, self.dist.world)
         perm = torch.randperm(len(train_set), generator=torch.Generator().manual_seed(self.seed * 1_000_003 + epoch))
-        # Sums on the device, read back once per epoch (and for the progress bar), so CUDA runs without a sync
-        # per batch.
-        sums: dict[str, Tensor] = {}
-        count = 0
+        logged = WeightedMeans(self.device)
         for index, (idx, global_n) in enumerate(self.dist.batch_shares(perm, self.batch_size)):
-            x = self._batch(train_set[idx.to(train_set.device)])
+            x = batch_rows(self.model, train_set[idx.to(train_set.device)])
             step = Step(epoch, index, self._generator(epoch, index), ranks)
             weight = len(x) * self.dist.world / global_n if self.dist.active else 1.0
             for update in self.model.training_step(x, step):
                 self._apply(update, weight)
-                for key, value in update.log.items():
-                    value = torch.as_tensor(value, dtype=torch.float64, device=self.device).detach()
-                    sums[key] = sums.get(key, 0.0) + value * len(x)
-            count += len(x)
+                logged.add(update.log, len(x))
             bar.update(1)
-            if not bar.disable and index % 10 == 0 and sums:
-                key = "loss" if "loss" in sums else next(iter(sums))
-                bar.set_postfix(epoch=epoch + 1, **{key: f"{float(sums[key]) / count:.4f}"}, refresh=False)
-        out = {}
-        for key, total in sums.items():
-            total = self.dist.sum_over_ranks(
-                torch.stack([total, torch.tensor(float(count), device=total.device).double()])
-            )
-            out[key] = float(total[0] / total[1])
-            if not math.isfinite(out[key]):
-                raise TrainingError(
-                    f"the training {key} became {out[key]} in epoch {epoch + 1}; lower the learning rate"
-                )
+            if not bar.disable and index % 10 == 0 and logged.sums:
+                key = "loss" if "loss" in logged.sums else next(iter(logged.sums))
+                bar.set_postfix(epoch=epoch + 1, **{key: f"{logged.current(key):.4f}"}, refresh=False)
+        out = logged.means(self.dist)
+        for key, value in out.items():
+            if not math.isfinite(value):
+                raise TrainingError(f"the training {key} became {value} in epoch {epoch + 1}; lower the learning rate")
         return out
 
     def _apply(self, update: Update, weight: float) -> None:
-        """Apply one Update: gradients of its group (weighted, averaged over ranks), clipping, optimizer step."""
         if not isinstance(update, Update):
             raise TrainingError(f"training_step must yield Update objects, got {type(update).__name__}")
         if update.group is None:
@@ -454,66 +380,33 @@ class Trainer:
             raise TrainingError(
                 f"Update for unknown or empty group {update.group!r}; groups: {sorted(self.optimizers)}"
             )
-        params = self.params[update.group]
-        if update.loss is not None:
-            if update.loss.ndim != 0:
-                raise TrainingError(
-                    f"Update loss of group {update.group!r} must be a scalar, got {tuple(update.loss.shape)}"
-                )
-            grads = torch.autograd.grad(update.loss * weight, params, allow_unused=True)
-        else:
-            if len(update.grads) != len(params):
-                raise TrainingError(
-                    f"Update of group {update.group!r} has {len(update.grads)} gradients for {len(params)} parameters"
-                )
-            grads = [g * weight if g is not None else None for g in update.grads]
-        grads = [torch.zeros_like(p) if g is None else g.detach().to(p.dtype) for g, p in zip(grads, params)]
-        if self.dist.active:
-            flat = self.dist.sum_over_ranks(torch.cat([g.reshape(-1) for g in grads])) / self.dist.world
-            grads = list(flat.split([g.numel() for g in grads]))
-        for p, g in zip(params, grads):
-            p.grad = g.view_as(p).clone()
-        clip = self.group_settings[update.group]["clip_grad"]
-        if clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, clip)
-        self.optimizers[update.group].step()
-        for p in params:
-            p.grad = None
+        group = update.group
+        apply_update(
+            update,
+            params=self.params[group],
+            optimizer=self.optimizers[group],
+            clip_grad=self.group_settings[group]["clip_grad"],
+            dist=self.dist,
+            weight=weight,
+        )
         self.step_count += 1
 
     @torch.no_grad()
     def validate(self, rows: Tensor) -> dict[str, float]:
         """The model's validation metrics, batch means averaged over a data set and over all ranks."""
         self.model.eval()
-        sums: dict[str, Tensor] = {}
-        count = 0
+        means = WeightedMeans(self.device)
         for index, batch in enumerate(self.dist.shard(rows).split(max(self.batch_size, 1024))):
-            x = self._batch(batch.to(self.device, non_blocking=True))
-            for key, value in self.model.validation_metrics(x, self._generator(-2, index)).items():
-                sums[key] = sums.get(key, 0.0) + torch.as_tensor(value, dtype=torch.float64, device=self.device) * len(
-                    x
-                )
-            count += len(x)
-        keys = sorted(sums)
-        totals = torch.stack(
-            [*(sums[k] for k in keys), torch.tensor(float(count), dtype=torch.float64, device=self.device)]
-        )
-        totals = self.dist.sum_over_ranks(totals)
-        return {k: float(totals[i] / totals[-1]) for i, k in enumerate(keys)} if totals[-1] > 0 else {}
+            x = batch_rows(self.model, batch.to(self.device, non_blocking=True))
+            means.add(self.model.validation_metrics(x, self._generator(-2, index)), len(x))
+        return means.means(self.dist)
 
     def evaluate(self, rows: Tensor) -> float:
         """The mean validation loss over a data set (the NLL per string for maximum-likelihood models)."""
         return self.validate(rows.to(self.device)).get("loss", math.nan)
 
     def _record(self, values: dict[str, float]) -> None:
-        """Set this epoch's entries; every history column stays one value per epoch (NaN where missing)."""
-        for key, value in values.items():
-            self.history.setdefault(key, [])
-            column = self.history[key]
-            column.extend([math.nan] * (self.epoch - len(column)))
-            column[self.epoch - 1] = float(value)
-        for column in self.history.values():
-            column.extend([math.nan] * (self.epoch - len(column)))
+        record(self.history, self.epoch, values)
 
     def _end_epoch(self, logged: dict[str, float], val_set: Tensor, started: float, bar: Any) -> None:
         self.epoch += 1

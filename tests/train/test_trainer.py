@@ -16,6 +16,7 @@ import torch
 
 from qgen.errors import OutcomeError, TrainingError
 from qgen.models import build
+from qgen.train.data import split
 from qgen.train.trainer import Trainer
 from tests.helpers import SITE_PROBS, product_samples
 
@@ -138,7 +139,7 @@ def test_early_stopping_restores_best_weights() -> None:
     assert len(history["val_loss"]) < 60
     best = min(history["val_loss"])
     assert history["val_loss"].index(best) == len(history["val_loss"]) - 4  # stopped 3 epochs after the best
-    _, val = trainer._split(data)
+    _, val = split(data, trainer.val_fraction, trainer.seed)
     assert trainer.evaluate(val) == pytest.approx(best, rel=1e-6)
 
 
@@ -191,7 +192,8 @@ _DDP_SCRIPT = textwrap.dedent(
     """
     import os, sys, torch
     from qgen.models import build
-    from qgen.train.trainer import Trainer
+    from qgen.train.data import split
+from qgen.train.trainer import Trainer
     g = torch.Generator().manual_seed(0)
     data = torch.randint(0, 4, (1000, 4), generator=g)
     model = build("rnn", n_qubits=4, n_outcomes=4, hidden_size=16, n_layers=1, seed=0)
@@ -232,7 +234,8 @@ _KILLED_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys, torch
     from qgen.models import build
-    from qgen.train.trainer import Trainer
+    from qgen.train.data import split
+from qgen.train.trainer import Trainer
     data = torch.randint(0, 4, (600, 4), generator=torch.Generator().manual_seed(0))
     model = build("rnn", n_qubits=4, n_outcomes=4, hidden_size=8, n_layers=1, seed=0)
     def die(trainer, epoch):

@@ -1,0 +1,59 @@
+"""The training history: one value per epoch and column, and batch-size-weighted means summed over ranks."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from qgen.train.distributed import Distributed
+
+__all__ = ["WeightedMeans", "record"]
+
+
+class WeightedMeans:
+    """Running batch-size-weighted sums of named scalars, kept on the device (no host sync per batch).
+
+    Example:
+        >>> m = WeightedMeans(torch.device("cpu"))
+        >>> m.add({"loss": 2.0}, 1); m.add({"loss": 5.0}, 2)
+        >>> m.means(Distributed())
+        {'loss': 4.0}
+    """
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.sums: dict[str, Tensor] = {}
+        self.count = 0
+
+    def add(self, values: dict[str, Any], n: int) -> None:
+        """Add batch means `values` of a batch of n rows."""
+        for key, value in values.items():
+            value = torch.as_tensor(value, dtype=torch.float64, device=self.device).detach()
+            self.sums[key] = self.sums.get(key, 0.0) + value * n
+        self.count += n
+
+    def current(self, key: str) -> float:
+        """This rank's running mean of one column (for a progress bar)."""
+        return float(self.sums[key]) / max(self.count, 1)
+
+    def means(self, dist: Distributed) -> dict[str, float]:
+        """The means over every row of every rank (one collective for all columns)."""
+        keys = sorted(self.sums)
+        count = torch.tensor(float(self.count), dtype=torch.float64, device=self.device)
+        totals = dist.sum_over_ranks(torch.stack([*(self.sums[k] for k in keys), count]))
+        if totals[-1] <= 0:
+            return {}
+        return {k: float(totals[i] / totals[-1]) for i, k in enumerate(keys)}
+
+
+def record(history: dict[str, list[float]], epoch: int, values: dict[str, float]) -> None:
+    """Set epoch `epoch`'s (from 1) entries; every column stays one value per epoch (NaN where missing)."""
+    for key, value in values.items():
+        column = history.setdefault(key, [])
+        column.extend([math.nan] * (epoch - len(column)))
+        column[epoch - 1] = float(value)
+    for column in history.values():
+        column.extend([math.nan] * (epoch - len(column)))
