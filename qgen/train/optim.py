@@ -18,6 +18,8 @@ __all__ = [
     "make_scheduler",
     "Groups",
     "build_groups",
+    "check_run_settings",
+    "check_settings",
 ]
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
@@ -47,6 +49,29 @@ def group_settings(
         out.update(source)
     check_settings(out, f"group {group!r}: ")
     return out
+
+
+def check_run_settings(
+    *, batch_size: Any, epochs: Any, seed: Any, val_fraction: Any, early_stopping_patience: Any, mode: Any, monitor: Any
+) -> None:
+    """Refuse run settings (shared by every group) that no run can use, naming the setting."""
+    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise TrainingError(f"{name} must be a positive integer, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise TrainingError(f"seed must be a non-negative integer, got {seed!r}")
+    if not (isinstance(val_fraction, (int, float)) and 0.0 <= val_fraction < 1.0):
+        raise TrainingError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
+    if early_stopping_patience is not None and (
+        isinstance(early_stopping_patience, bool)
+        or not isinstance(early_stopping_patience, int)
+        or early_stopping_patience < 1
+    ):
+        raise TrainingError(f"early_stopping_patience must be an integer >= 1 or None, got {early_stopping_patience!r}")
+    if mode not in ("min", "max"):
+        raise TrainingError(f"mode must be 'min' or 'max', got {mode!r}")
+    if monitor is not None and (not isinstance(monitor, str) or not monitor):
+        raise TrainingError(f"monitor must be a history column name or 'none', got {monitor!r}")
 
 
 def check_settings(s: dict[str, Any], where: str = "") -> None:

@@ -28,7 +28,7 @@ from qgen.train.checkpoint import (
 from qgen.train.data import as_training_data, batch_rows, check_training_data, split
 from qgen.train.distributed import Distributed
 from qgen.train.history import WeightedMeans, record
-from qgen.train.optim import build_groups, check_settings
+from qgen.train.optim import build_groups, check_run_settings, check_settings
 from qgen.train.updates import apply_update
 
 __all__ = ["Trainer", "Callback", "as_training_data"]
@@ -131,25 +131,15 @@ class Trainer:
     ) -> None:
         if not isinstance(model, GenerativeModel):
             raise TrainingError(f"model must be a qgen GenerativeModel, got {type(model).__name__}")
-        for name, value in (("batch_size", batch_size), ("epochs", epochs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise TrainingError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise TrainingError(f"seed must be a non-negative integer, got {seed!r}")
-        if not (isinstance(val_fraction, (int, float)) and 0.0 <= val_fraction < 1.0):
-            raise TrainingError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
-        if early_stopping_patience is not None and (
-            isinstance(early_stopping_patience, bool)
-            or not isinstance(early_stopping_patience, int)
-            or early_stopping_patience < 1
-        ):
-            raise TrainingError(
-                f"early_stopping_patience must be an integer >= 1 or None, got {early_stopping_patience!r}"
-            )
-        if mode not in ("min", "max"):
-            raise TrainingError(f"mode must be 'min' or 'max', got {mode!r}")
-        if monitor is not None and (not isinstance(monitor, str) or not monitor):
-            raise TrainingError(f"monitor must be a history column name or 'none', got {monitor!r}")
+        check_run_settings(
+            batch_size=batch_size,
+            epochs=epochs,
+            seed=seed,
+            val_fraction=val_fraction,
+            mode=mode,
+            monitor=monitor,
+            early_stopping_patience=early_stopping_patience,
+        )
         check_settings(
             {
                 "lr": lr,
