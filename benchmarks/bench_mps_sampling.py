@@ -1,7 +1,7 @@
 """MPS sampling throughput: qgen's samplers against a one-sample-at-a-time sampler, same run.
 
 Run: .venv/bin/python benchmarks/bench_mps_sampling.py [--samples 300000] [--threads 2] [--large 1000]
-    [--stream 10000000] [--output benchmarks/results/mps_sampling.json]
+    [--stream 10000000] [--chunk-scan 580 4639] [--output benchmarks/results/mps_sampling.json]
 The reference follows the original approach of Carrasquilla et al. (2019): one string at a time, a doubled
 (chi x chi) left environment, and at each site the K outcome probabilities from precomputed right
 environments that already carry the POVM. Each chain is measured in a fresh child process, so its peak
@@ -88,6 +88,22 @@ def measure_chain(n_qubits: int, samples: int, reference_samples: int, threads: 
     return row
 
 
+def chunk_scan(sizes: list[int], samples: int, threads: int, repeats: int = 5) -> dict:
+    """Kernel samples/s of the 50-site chain per chunk size, the sizes interleaved and repeated (medians)."""
+    import statistics
+
+    torch.set_num_threads(threads)
+    meas = MPSMeasurement(tfim_mps(50, h=1.0), POVM.named("tetra"), sampler="kernel")
+    meas.sample(1000, generator=torch.Generator().manual_seed(0))  # JIT
+    rates: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(repeats):
+        for size in sizes:
+            meas.chunk_size = size
+            gen = torch.Generator().manual_seed(0)
+            rates[size].append(_rate(lambda k, m=meas, g=gen: m.sample(k, generator=g), samples))
+    return {str(size): statistics.median(r) for size, r in rates.items()}
+
+
 def stream(n_samples: int, threads: int) -> dict:
     """`qgen simulate` of the 50-site chain into a temporary file: wall time and the child's peak memory."""
     import h5py
@@ -123,12 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", type=int, default=1000, help="N of the second chain (0: skip)")
     parser.add_argument("--stream", type=int, default=0, help="samples for the streaming run (0: skip)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--chunk-scan", type=int, nargs="*", default=None, help="kernel chunk sizes to time")
     parser.add_argument("--output", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
     result: dict = {"command": " ".join(["benchmarks/bench_mps_sampling.py"] + sys.argv[1:]), "chains": []}
     if args.stream:
         # First, so that RUSAGE_CHILDREN's maximum is this child's.
         result["stream"] = stream(args.stream, args.threads)
+    if args.chunk_scan:
+        result["chunk_scan"] = chunk_scan(args.chunk_scan, args.samples, args.threads)
+        print(f"threads {args.threads}, N = 50, kernel samples/s by chunk size (median of 5):")
+        for size, rate in result["chunk_scan"].items():
+            print(f"{size:>8} {rate:10.0f}")
     ctx = multiprocessing.get_context("spawn")
     for n_qubits in [50] + ([args.large] if args.large else []):
         scale = max(1, n_qubits // 50)
