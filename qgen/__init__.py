@@ -16,8 +16,7 @@ from qgen.errors import (
     TrainingError,
 )
 from qgen.measurement.povm import POVM
-
-__version__ = "0.1.0"
+from qgen.version import __version__
 
 # Public names that live in modules importing torch, h5py or scipy: loaded on first use, so that
 # `import qgen` and `qgen --help` stay fast (torch alone takes seconds to import).

@@ -14,6 +14,7 @@ from qgen.data.fields import check_consistency
 from qgen.errors import DataFormatError, MetricError
 from qgen.measurement.povm import POVM
 from qgen.strings import MAX_ENUMERATION
+from qgen.version import __version__
 
 if TYPE_CHECKING:
     import torch
@@ -34,10 +35,7 @@ def _now() -> str:
 
 
 def _qgen_version() -> str:
-    # Imported late: qgen/__init__.py imports this module before it defines __version__.
-    import qgen
-
-    return str(getattr(qgen, "__version__", "unknown"))
+    return __version__
 
 
 def _json_default(value: Any) -> Any:

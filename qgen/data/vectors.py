@@ -74,7 +74,7 @@ def save_vectors(path: str | os.PathLike, data: VectorData) -> None:
     """
     if not isinstance(data, VectorData):
         raise DataFormatError(f"save_vectors takes a VectorData, got {type(data).__name__}")
-    from qgen import __version__
+    from qgen.version import __version__
 
     path = Path(path)
     with atomic_write(path) as tmp, h5py.File(tmp, "w") as f:
