@@ -22,6 +22,8 @@ __all__ = [
     "plot_correlation_vs_distance",
     "plot_magnetization",
     "plot_learning_curve",
+    "plot_density_histogram",
+    "plot_samples_over_density",
     "correlation_by_distance",
     "save_figure",
 ]
@@ -201,6 +203,134 @@ def plot_learning_curve(history: Any, key: str | Sequence[str] = "loss", *, log_
         ax.set_yscale("log")
     if len(keys) > 1:
         ax.legend()
+    return fig
+
+
+def _grid_density(log_density: Any, bounds: Any, points: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """exp(log_density) on a regular grid over `bounds` (1-D or 2-D): (values shaped (points,) * d, axes)."""
+    import torch
+
+    box = np.asarray(bounds, dtype=np.float64)
+    if box.ndim != 2 or box.shape[1] != 2 or box.shape[0] not in (1, 2) or not (box[:, 1] > box[:, 0]).all():
+        raise MetricError(f"bounds must be ((lo, hi),) or ((lo, hi), (lo, hi)) with lo < hi, got {bounds!r}")
+    axes = [np.linspace(lo, hi, points) for lo, hi in box]
+    mesh = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, len(axes))
+    with torch.no_grad():
+        values = torch.as_tensor(log_density(torch.as_tensor(mesh))).double().cpu().numpy().reshape(-1)
+    if values.shape != (mesh.shape[0],):
+        raise MetricError(f"log_density must map (m, {len(axes)}) points to (m,) values, got shape {values.shape}")
+    return np.exp(values).reshape((points,) * len(axes)), axes
+
+
+def _points(x: Any, name: str, dim: int) -> np.ndarray:
+    a = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x, dtype=np.float64)
+    if a.ndim == 1 and dim == 1:
+        a = a[:, None]
+    if a.ndim != 2 or a.shape[1] != dim:
+        raise MetricError(f"{name} must have shape (n, {dim}), got {a.shape}")
+    return a
+
+
+def plot_density_histogram(
+    data: Any,
+    log_density: Any,
+    *,
+    bounds: Any,
+    reference: Any = None,
+    bins: int = 50,
+    label: str = "model",
+    points: int = 1001,
+) -> Any:
+    """1-D: a model's density over the histogram of data (and the true density, when known).
+
+    Args:
+        data: (n,) or (n, 1) points (the training or held-out data).
+        log_density: (m, 1) float64 tensor -> (m,) log-density of the model (e.g. `model.log_prob`).
+        bounds: ((lo, hi),), the range drawn.
+        reference: the true log-density in the same form, or None.
+        bins: histogram bins over `bounds`.
+        label: what the model is.
+        points: grid points of the density curves.
+
+    Returns:
+        Figure with one axis.
+
+    Example:
+        >>> from qgen.data.toy import seed000_density, seed000_points
+        >>> truth = seed000_density()
+        >>> fig = plot_density_histogram(seed000_points(), truth.log_prob, bounds=((-1.5, 1.5),), label="truth")
+        >>> len(fig.axes)
+        1
+    """
+    x = _points(data, "data", 1)[:, 0]
+    fig, (ax,) = _figure()
+    ((lo, hi),) = np.asarray(bounds, dtype=np.float64).reshape(1, 2)
+    ax.hist(x, bins=bins, range=(lo, hi), density=True, color="0.8", label=f"data (n = {len(x):,})")
+    density, (grid,) = _grid_density(log_density, bounds, points)
+    ax.plot(grid, density, "-", label=label)
+    if reference is not None:
+        truth, _ = _grid_density(reference, bounds, points)
+        ax.plot(grid, truth, "--", color="k", label="true density")
+    ax.set_xlim(lo, hi)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.legend()
+    return fig
+
+
+def plot_samples_over_density(
+    samples: Any,
+    log_density: Any = None,
+    *,
+    bounds: Any,
+    title: str | None = None,
+    max_points: int = 1000,
+    points: int = 120,
+    ax: Any = None,
+) -> Any:
+    """2-D: samples (dots) over a density (shading), e.g. a model's samples over its own density or the truth's.
+
+    The shading is exp(log_density) on a `points` x `points` grid, scaled to its maximum, so an unnormalised
+    density (an energy model's) draws the same picture as its normalised one.
+
+    Args:
+        samples: (n, 2) points; the first `max_points` are drawn.
+        log_density: (m, 2) float64 tensor -> (m,) log-density (or None: samples only).
+        bounds: ((x_lo, x_hi), (y_lo, y_hi)), the box drawn.
+        title: the axis title.
+        max_points: at most this many dots.
+        points: grid points per axis of the shading.
+        ax: draw into this matplotlib axis (for a grid of panels) instead of a new figure.
+
+    Returns:
+        the Figure (a new one with one axis, or `ax`'s).
+
+    Example:
+        >>> from qgen.data.toy import toy_density
+        >>> moons = toy_density("moons")
+        >>> fig = plot_samples_over_density(moons.sample(200, generator=0), moons.log_prob, bounds=moons.bounds)
+        >>> len(fig.axes)
+        1
+    """
+    x = _points(samples, "samples", 2)[:max_points]
+    if ax is None:
+        fig, (ax,) = _figure(width=3.6, height=3.6)
+    else:
+        fig = ax.figure
+    box = np.asarray(bounds, dtype=np.float64)
+    if log_density is not None:
+        density, axes = _grid_density(log_density, bounds, points)
+        peak = density.max()
+        shade = density / peak if np.isfinite(peak) and peak > 0 else np.zeros_like(density)
+        ax.pcolormesh(axes[0], axes[1], shade.T, cmap="Blues", shading="auto", vmin=0, vmax=1, rasterized=True)
+    ax.scatter(x[:, 0], x[:, 1], s=1.5, c="C3", alpha=0.6, linewidths=0)
+    ax.set_xlim(*box[0])
+    ax.set_ylim(*box[1])
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title is not None:
+        ax.set_title(title, fontsize=9)
     return fig
 
 
