@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -10,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from qgen.errors import ModelError
-from qgen.models.base import MaximumLikelihood
+from qgen.models.base import MaximumLikelihood, Strings
 from qgen.seeding import as_generator
 
 __all__ = ["AutoregressiveModel"]
@@ -28,7 +29,75 @@ class AutoregressiveModel(MaximumLikelihood):
     `begin`/`step` with a cache for O(N) sampling; the default step recomputes the prefix.
 
     The input at site i is the symbol at site i-1, with a start token (index K) at site 0.
+
+    With `n_conditions` = C >= 1 the model is conditional, P(a | c) for a vector c of C numbers (see
+    qgen.models.conditional): `conditional_logits` and `begin` then take the conditions, training rows carry a
+    condition index after the outcomes, and `at(...)` is the model at one condition. C = 0 (the default)
+    leaves the model exactly as it is without conditions.
     """
+
+    #: C, the length of the condition vector (0: not conditional)
+    n_conditions: int = 0
+    condition_names: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        n_qubits: int,
+        n_outcomes: int,
+        *,
+        n_conditions: int = 0,
+        condition_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(n_qubits, n_outcomes)
+        if n_conditions or condition_names is not None:
+            from qgen.models.conditional import enable_conditions
+
+            enable_conditions(self, n_conditions, condition_names)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """As GenerativeModel.config, with n_conditions and condition_names for a conditional model only."""
+        config = super().config
+        if self.n_conditions:
+            config.update(n_conditions=self.n_conditions, condition_names=list(self.condition_names))
+        return config
+
+    def condition_features(self, conditions: Tensor | None) -> Tensor | None:
+        """e(c), the learned embedding of (n, C) conditions, (n, width); None for an unconditional model."""
+        if conditions is None:
+            if self.n_conditions:
+                raise ModelError(
+                    f"this {type(self).__name__} is conditional on {list(self.condition_names)}: give conditions, "
+                    "or take the model at one condition with model.at(...)"
+                )
+            return None
+        if not self.n_conditions:
+            raise ModelError(f"this {type(self).__name__} takes no conditions (built with n_conditions=0)")
+        return self.condition_embedding(conditions)
+
+    def condition_rows(self, outcomes: Any, conditions: Any = None) -> Tensor:
+        """Training rows of a conditional model: outcomes, then the index of each row's condition in its table.
+
+        See `qgen.models.conditional.condition_rows`.
+        """
+        from qgen.models.conditional import condition_rows
+
+        return condition_rows(self, outcomes, conditions)
+
+    def at(self, condition: Any = None, **named: float) -> AutoregressiveModel:
+        """The conditional model at one condition (`model.at(h=0.93)`): a model of strings sharing the weights."""
+        from qgen.models.conditional import AtCondition
+
+        return AtCondition(self, condition, **named)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # A conditional model is built with an empty condition table; a saved one brings its own (T, C) table.
+        table = state_dict.get(prefix + "condition_table")
+        if self.n_conditions and isinstance(table, Tensor) and table.ndim == 2 and table.shape[1] == self.n_conditions:
+            from qgen.models.conditional import set_condition_table
+
+            set_condition_table(self, torch.empty_like(table, dtype=self.condition_table.dtype))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def start_token(self) -> int:
@@ -44,6 +113,8 @@ class AutoregressiveModel(MaximumLikelihood):
     def conditional_logits(self, inputs: Tensor) -> Tensor:
         """Unnormalised log P(a_i | a_<i) for every site of a prefix.
 
+        Conditional models take a second argument, `conditions`: (n, C) floats (None is refused).
+
         Args:
             inputs: (n, L) int64, L <= N, the shifted strings (start token, a_0, ..., a_{L-2}).
 
@@ -51,20 +122,34 @@ class AutoregressiveModel(MaximumLikelihood):
             (n, L, K) logits; entry [:, i] may depend on inputs[:, : i + 1] only.
         """
 
-    def log_prob(self, x: Tensor) -> Tensor:
-        """Exact log P(x), a sum of N log-softmax conditionals.
+    def log_prob(self, x: Tensor, conditions: Any = None) -> Tensor:
+        """Exact log P(x), a sum of N log-softmax conditionals (log P(x | c) for a conditional model).
 
         Args:
-            x: (n, N) integer tensor with values in [0, K).
+            x: (n, N) integer tensor with values in [0, K); for a conditional model without `conditions`,
+                (n, N + 1) training rows (outcomes, then the condition's index in the model's table).
+            conditions: conditional models only: (n, C) per-row conditions or one (C,) vector for all rows.
 
         Returns:
             (n,) tensor in the model's dtype.
         """
+        if conditions is not None:
+            from qgen.models.conditional import per_row_conditions
+
+            x = Strings(self.n_qubits, self.n_outcomes).check(x, self.device)
+            return self._log_prob(x, per_row_conditions(self, x.shape[0], conditions))
         return self._log_prob(self.check_outcomes(x))
 
-    def _log_prob(self, x: Tensor) -> Tensor:
-        """log_prob without validation: x is (n, N) int64 on the model's device, values in [0, K)."""
-        logp = F.log_softmax(self.conditional_logits(self.shifted(x)), dim=-1)
+    def _log_prob(self, x: Tensor, conditions: Tensor | None = None) -> Tensor:
+        """log_prob without validation: x is (n, N) int64 on the model's device, values in [0, K).
+
+        A conditional model without `conditions` reads (n, N + 1) rows: outcomes, then the table index.
+        """
+        if conditions is None and self.n_conditions:
+            x, conditions = x[:, :-1], self.condition_table[x[:, -1]]
+        inputs = self.shifted(x)
+        logits = self.conditional_logits(inputs) if conditions is None else self.conditional_logits(inputs, conditions)
+        logp = F.log_softmax(logits, dim=-1)
         return logp.gather(-1, x.unsqueeze(-1)).squeeze(-1).sum(-1)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -76,7 +161,10 @@ class AutoregressiveModel(MaximumLikelihood):
         return -self._log_prob(x.long()).mean()
 
     def begin(self, n: int) -> Any:
-        """The sampling state before site 0, for n strings (default: the inputs fed so far)."""
+        """The sampling state before site 0, for n strings (default: the inputs fed so far).
+
+        Conditional models take a second argument, `conditions`: (n, C) floats, kept in the state.
+        """
         return torch.empty(n, 0, dtype=torch.long, device=self.device)
 
     def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
@@ -94,7 +182,7 @@ class AutoregressiveModel(MaximumLikelihood):
         return self.conditional_logits(inputs)[:, -1], inputs
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
+    def sample(self, n: int, *, generator: torch.Generator | int | None = None, conditions: Any = None) -> Tensor:
         """Ancestral sampling, vectorised over samples, one network step per site.
 
         Each site's symbol is drawn by inverting the conditional CDF at a uniform from `generator`, so the
@@ -103,12 +191,21 @@ class AutoregressiveModel(MaximumLikelihood):
         Args:
             n: number of strings.
             generator: torch.Generator (any device) or integer seed; None uses the global torch RNG.
+            conditions: conditional models only (and required there): one (C,) condition for every string,
+                or (n, C), one per string.
 
         Returns:
             (n, N) int64 tensor with values in [0, K), on the model's device.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ModelError(f"number of samples must be a non-negative integer, got {n!r}")
+        parts: list[Any] = [None] * (-(-n // _SAMPLE_CHUNK))
+        if conditions is not None or self.n_conditions:
+            from qgen.models.conditional import per_row_conditions
+
+            if conditions is None:
+                self.condition_features(None)  # raises: a conditional model needs its conditions
+            parts = list(per_row_conditions(self, n, conditions).split(_SAMPLE_CHUNK))
         gen = as_generator(generator)
         rand_device = gen.device if gen is not None else torch.device("cpu")
         uniforms = torch.rand(n, self.n_qubits, generator=gen, dtype=torch.float64, device=rand_device)
@@ -117,19 +214,19 @@ class AutoregressiveModel(MaximumLikelihood):
         was_training = self.training
         self.eval()
         try:
-            chunks = [self._sample_chunk(u) for u in uniforms.split(_SAMPLE_CHUNK, dim=1)] if n else []
+            chunks = [self._sample_chunk(u, c) for u, c in zip(uniforms.split(_SAMPLE_CHUNK, dim=1), parts)]
         finally:
             self.train(was_training)
         if not chunks:
             return torch.empty(0, self.n_qubits, dtype=torch.long, device=self.device)
         return torch.cat(chunks)
 
-    def _sample_chunk(self, uniforms: Tensor) -> Tensor:
-        """Strings for one chunk; uniforms: (N, n) float64, one per site and sample."""
+    def _sample_chunk(self, uniforms: Tensor, conditions: Tensor | None = None) -> Tensor:
+        """Strings for one chunk; uniforms: (N, n) float64, one per site and sample; conditions: (n, C) or None."""
         n = uniforms.shape[1]
         out = torch.empty(n, self.n_qubits, dtype=torch.long, device=self.device)
         token = torch.full((n,), self.start_token, dtype=torch.long, device=self.device)
-        state = self.begin(n)
+        state = self.begin(n) if conditions is None else self.begin(n, conditions)
         for site in range(self.n_qubits):
             logits, state = self.step(token, state, site)
             # float64 CDF normalised to end at exactly 1, so a zero-probability symbol is never drawn.

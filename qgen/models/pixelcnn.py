@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -10,6 +11,7 @@ from torch import Tensor, nn
 
 from qgen.errors import ModelError
 from qgen.models.autoregressive import AutoregressiveModel
+from qgen.models.conditional import ConditionEncoder
 
 __all__ = ["PixelCNN", "receptive_field"]
 
@@ -66,6 +68,9 @@ class PixelCNN(AutoregressiveModel):
         kernel_size: taps per causal convolution (>= 2).
         n_layers: gated blocks; None picks the fewest whose receptive field covers N. When more are asked
             for, dilations cycle through 1, 2, 4, ... up to that covering depth.
+        n_conditions: C, the length of a condition vector c (0: not conditional); e(c), a learned embedding,
+            is added to every position's input features (qgen.models.conditional).
+        condition_names: the conditions' names (e.g. ["h"]), for `at(h=...)` and reports.
 
     Example:
         >>> model = PixelCNN(n_qubits=10, n_outcomes=4, channels=8)
@@ -83,8 +88,10 @@ class PixelCNN(AutoregressiveModel):
         channels: int = 64,
         kernel_size: int = 3,
         n_layers: int | None = None,
+        n_conditions: int = 0,
+        condition_names: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(n_qubits, n_outcomes)
+        super().__init__(n_qubits, n_outcomes, n_conditions=n_conditions, condition_names=condition_names)
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise ModelError(f"channels must be a positive integer, got {channels!r}")
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 2:
@@ -105,38 +112,50 @@ class PixelCNN(AutoregressiveModel):
         self.blocks = nn.ModuleList(_GatedCausalBlock(channels, kernel_size, d) for d in self.dilations)
         self.output = nn.Sequential(nn.ReLU(), nn.Conv1d(channels, channels, 1), nn.ReLU())
         self.head = nn.Conv1d(channels, n_outcomes, 1)
+        if self.n_conditions:  # created last, so an unconditional model draws the same initial weights as ever
+            self.condition_embedding = ConditionEncoder(self.n_conditions, channels)
 
-    def conditional_logits(self, inputs: Tensor) -> Tensor:
+    def conditional_logits(self, inputs: Tensor, conditions: Tensor | None = None) -> Tensor:
         """Logits for every site of a prefix.
 
         Args:
             inputs: (n, L) int64 shifted strings, start token first.
+            conditions: (n, C) condition vectors (conditional models only).
 
         Returns:
             (n, L, K) logits.
         """
         h = self.embed(F.one_hot(inputs, self.n_outcomes + 1).to(self.dtype).transpose(1, 2))
+        bias = self.condition_features(conditions)
+        if bias is not None:
+            h = h + bias.unsqueeze(2)
         for block in self.blocks:
             h = block(h)
         return self.head(self.output(h)).transpose(1, 2)
 
-    def begin(self, n: int) -> Any:
-        """Per-block input histories, (n, C, N) each, so a step costs O(layers * kernel) rather than O(N)."""
+    def begin(self, n: int, conditions: Tensor | None = None) -> Any:
+        """Per-block input histories, (n, C, N) each, so a step costs O(layers * kernel) rather than O(N), and
+        the condition embedding (n, C, 1) added to every position's input (None without conditions)."""
         channels = self.hyperparameters["channels"]
-        return [torch.zeros(n, channels, self.n_qubits, dtype=self.dtype, device=self.device) for _ in self.blocks]
+        bias = self.condition_features(conditions)
+        histories = [torch.zeros(n, channels, self.n_qubits, dtype=self.dtype, device=self.device) for _ in self.blocks]
+        return histories, None if bias is None else bias.unsqueeze(2)
 
     def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
         """One position through every block, reading earlier positions from the caches.
 
         Args:
             token: (n,) int64, the previous symbol.
-            state: per-block input histories from `begin`.
+            state: per-block input histories and the condition embedding, from `begin`.
             site: the position being generated.
 
         Returns:
             (n, K) logits and the updated histories.
         """
+        histories, bias = state
         h = self.embed(F.one_hot(token, self.n_outcomes + 1).to(self.dtype).unsqueeze(2))
-        for block, history in zip(self.blocks, state):
+        if bias is not None:
+            h = h + bias
+        for block, history in zip(self.blocks, histories):
             h = block.step(h, history, site)
         return self.head(self.output(h))[:, :, 0], state

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qgen.errors import ModelError
 from qgen.models.autoregressive import AutoregressiveModel
+from qgen.models.conditional import ConditionEncoder
 
 __all__ = ["RNN"]
 
@@ -26,6 +29,9 @@ class RNN(AutoregressiveModel):
         cell: "gru" or "lstm".
         n_layers: number of stacked recurrent layers.
         hidden_size: units per layer.
+        n_conditions: C, the length of a condition vector c (0: not conditional); tanh e(c), a learned
+            embedding, is every layer's initial hidden state (qgen.models.conditional).
+        condition_names: the conditions' names (e.g. ["h"]), for `at(h=...)` and reports.
 
     Example:
         >>> model = RNN(n_qubits=4, n_outcomes=4, hidden_size=8)
@@ -43,8 +49,10 @@ class RNN(AutoregressiveModel):
         cell: Literal["gru", "lstm"] = "gru",
         n_layers: int = 3,
         hidden_size: int = 100,
+        n_conditions: int = 0,
+        condition_names: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(n_qubits, n_outcomes)
+        super().__init__(n_qubits, n_outcomes, n_conditions=n_conditions, condition_names=condition_names)
         if cell not in ("gru", "lstm"):
             raise ModelError(f"cell must be 'gru' or 'lstm', got {cell!r}")
         for label, value in (("n_layers", n_layers), ("hidden_size", hidden_size)):
@@ -55,25 +63,38 @@ class RNN(AutoregressiveModel):
         # K + 1 inputs: the K symbols and the start token.
         self.recurrent = recurrent(n_outcomes + 1, hidden_size, num_layers=n_layers, batch_first=True)
         self.output = nn.Linear(hidden_size, n_outcomes)
+        if self.n_conditions:  # created last, so an unconditional model draws the same initial weights as ever
+            width = n_layers * hidden_size * (2 if cell == "lstm" else 1)
+            self.condition_embedding = ConditionEncoder(self.n_conditions, width)
 
     def _one_hot(self, tokens: Tensor) -> Tensor:
         return F.one_hot(tokens, self.n_outcomes + 1).to(self.dtype)
 
-    def conditional_logits(self, inputs: Tensor) -> Tensor:
+    def _initial_state(self, conditions: Tensor | None) -> Any:
+        """None (zeros) without conditions; else tanh e(c) as (layers, n, hidden), and an LSTM's cell state."""
+        features = self.condition_features(conditions)
+        if features is None:
+            return None
+        layers, hidden = self.hyperparameters["n_layers"], self.hyperparameters["hidden_size"]
+        state = torch.tanh(features).view(features.shape[0], -1, layers, hidden).permute(1, 2, 0, 3).contiguous()
+        return (state[0], state[1]) if self.hyperparameters["cell"] == "lstm" else state[0]
+
+    def conditional_logits(self, inputs: Tensor, conditions: Tensor | None = None) -> Tensor:
         """Logits for every site of a prefix.
 
         Args:
             inputs: (n, L) int64 shifted strings, start token first.
+            conditions: (n, C) condition vectors (conditional models only).
 
         Returns:
             (n, L, K) logits.
         """
-        hidden, _ = self.recurrent(self._one_hot(inputs))
+        hidden, _ = self.recurrent(self._one_hot(inputs), self._initial_state(conditions))
         return self.output(hidden)
 
-    def begin(self, n: int) -> Any:
-        """No state yet: the recurrent layers start from zeros."""
-        return None
+    def begin(self, n: int, conditions: Tensor | None = None) -> Any:
+        """The initial hidden state: zeros (None) without conditions, tanh e(c) with them."""
+        return self._initial_state(conditions)
 
     def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
         """One recurrent step: O(1) work per site, so sampling costs O(N).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -10,6 +11,7 @@ from torch import Tensor, nn
 
 from qgen.errors import ModelError
 from qgen.models.autoregressive import AutoregressiveModel
+from qgen.models.conditional import ConditionEncoder
 
 __all__ = ["Transformer"]
 
@@ -81,6 +83,9 @@ class Transformer(AutoregressiveModel):
         n_heads: attention heads.
         n_layers: decoder blocks.
         dropout: dropout rate in training (0 keeps training deterministic given the seed).
+        n_conditions: C, the length of a condition vector c (0: not conditional); e(c), a learned embedding,
+            is added to every position's input (qgen.models.conditional).
+        condition_names: the conditions' names (e.g. ["h"]), for `at(h=...)` and reports.
 
     Example:
         >>> model = Transformer(n_qubits=6, n_outcomes=4, d_model=16, n_heads=2, n_layers=1)
@@ -99,8 +104,10 @@ class Transformer(AutoregressiveModel):
         n_heads: int = 4,
         n_layers: int = 2,
         dropout: float = 0.0,
+        n_conditions: int = 0,
+        condition_names: Sequence[str] | None = None,
     ) -> None:
-        super().__init__(n_qubits, n_outcomes)
+        super().__init__(n_qubits, n_outcomes, n_conditions=n_conditions, condition_names=condition_names)
         for label, value in (("d_model", d_model), ("n_heads", n_heads), ("n_layers", n_layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ModelError(f"{label} must be a positive integer, got {value!r}")
@@ -115,40 +122,52 @@ class Transformer(AutoregressiveModel):
         self.blocks = nn.ModuleList(_Block(d_model, n_heads, dropout) for _ in range(n_layers))
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, n_outcomes)
+        if self.n_conditions:  # created last, so an unconditional model draws the same initial weights as ever
+            self.condition_embedding = ConditionEncoder(self.n_conditions, d_model)
 
-    def conditional_logits(self, inputs: Tensor) -> Tensor:
+    def conditional_logits(self, inputs: Tensor, conditions: Tensor | None = None) -> Tensor:
         """Logits for every site of a prefix, all positions in one causal pass.
 
         Args:
             inputs: (n, L) int64 shifted strings, start token first.
+            conditions: (n, C) condition vectors (conditional models only).
 
         Returns:
             (n, L, K) logits.
         """
-        h = self.drop(self.token(inputs) + self.position[: inputs.shape[1]])
+        h = self.token(inputs) + self.position[: inputs.shape[1]]
+        bias = self.condition_features(conditions)
+        if bias is not None:
+            h = h + bias.unsqueeze(1)
+        h = self.drop(h)
         for block in self.blocks:
             h = block(h)
         return self.head(self.norm(h))
 
-    def begin(self, n: int) -> Any:
-        """Empty key/value caches, (n, heads, N, d_head) per layer, filled one position per step."""
+    def begin(self, n: int, conditions: Tensor | None = None) -> Any:
+        """Empty key/value caches, (n, heads, N, d_head) per layer, filled one position per step, and the
+        condition embedding (n, 1, d_model) added at every position (None without conditions)."""
         d_model, n_heads = self.hyperparameters["d_model"], self.hyperparameters["n_heads"]
         shape = (n, n_heads, self.n_qubits, d_model // n_heads)
         empty = lambda: torch.empty(shape, dtype=self.dtype, device=self.device)  # noqa: E731
-        return [(empty(), empty()) for _ in self.blocks]
+        bias = self.condition_features(conditions)
+        return [(empty(), empty()) for _ in self.blocks], None if bias is None else bias.unsqueeze(1)
 
     def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
         """One position: attends over the cache, so each step costs O(site) instead of a full O(site^2) pass.
 
         Args:
             token: (n,) int64, the previous symbol.
-            state: per-layer key/value caches from `begin`.
+            state: per-layer key/value caches and the condition embedding, from `begin`.
             site: the position being generated.
 
         Returns:
             (n, K) logits and the updated caches.
         """
+        caches, bias = state
         h = self.token(token).unsqueeze(1) + self.position[site]
-        for block, cache in zip(self.blocks, state):
+        if bias is not None:
+            h = h + bias
+        for block, cache in zip(self.blocks, caches):
             h = block.step(h, cache, site)
         return self.head(self.norm(h))[:, 0], state

@@ -1,0 +1,323 @@
+"""Conditional reconstructors: one autoregressive model P(a | c) across a family of states labelled by c.
+
+A physicist who scans a parameter (the transverse field h of an Ising chain, a detuning) measures a few points
+and wants the states in between. A conditional model learns all points at once: the RNN, PixelCNN and
+Transformer take a condition vector c (C real numbers, e.g. c = (h,)) and give an exact, normalised
+P(a | c) for every c, so any value of c, trained on or not, is a distribution like any other model's.
+
+References:
+    H.-Y. Wang et al., "Predicting properties of quantum systems with conditional generative models",
+    arXiv:2211.16943 (2022): a Transformer decoder conditioned on the Hamiltonian's parameters;
+    A. van den Oord et al., "Conditional Image Generation with PixelCNN Decoders", NeurIPS 2016.
+
+How a condition enters each network (the mechanism, `ConditionEncoder`): a two-layer perceptron maps c to a
+learned embedding e(c), which the Transformer adds to every position's input (token + position + e(c)), the
+PixelCNN adds to every position's input features, and the RNN takes as its initial hidden state (tanh e(c),
+one slice per layer). With `n_conditions=0` (the default) none of this exists: the models are unchanged.
+
+How conditions travel through training. The Trainer hands a model (n, d) integer batches and knows nothing of
+conditions, so a conditional model's training rows carry them: a row is the N outcome codes followed by one
+more integer, the index of the row's condition vector in a table the model holds as a buffer
+(`condition_table`, (T, C) float64, saved with the weights). `model.condition_rows(data)` builds the rows and
+extends the table with any condition it has not seen; the model's `support` is then a `ConditionalStrings`
+that validates such rows. To evaluate at one condition, `model.at(h=0.93)` is a plain model of N-symbol
+strings (an `AtCondition` view sharing the weights) that every metric takes as it is.
+
+Example:
+    >>> import torch
+    >>> from qgen.models import build
+    >>> model = build("rnn", n_qubits=3, n_outcomes=4, hidden_size=8, n_conditions=1, condition_names=["h"], seed=0)
+    >>> outcomes = torch.randint(0, 4, (6, 3), generator=torch.Generator().manual_seed(0))
+    >>> rows = model.condition_rows(outcomes, torch.tensor([[0.5], [0.5], [1.0], [1.0], [1.5], [1.5]]))
+    >>> rows.shape, model.condition_table.flatten().tolist()
+    (torch.Size([6, 4]), [0.5, 1.0, 1.5])
+    >>> model.at(h=0.93).sample(2, generator=0).shape   # any h, seen in training or not
+    torch.Size([2, 3])
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from qgen.errors import ModelError, OutcomeError
+from qgen.models.autoregressive import AutoregressiveModel
+from qgen.models.base import Strings
+from qgen.strings import as_outcomes
+
+__all__ = [
+    "ConditionalStrings",
+    "ConditionEncoder",
+    "AtCondition",
+    "enable_conditions",
+    "set_condition_table",
+    "condition_rows",
+    "condition_vector",
+    "per_row_conditions",
+]
+
+# Width of the hidden layer of the condition perceptron: c is a handful of numbers, the map c -> e(c) smooth.
+_ENCODER_HIDDEN = 64
+
+
+@dataclass(frozen=True)
+class ConditionalStrings(Strings):
+    """The training rows of a conditional model: N outcome symbols in [0, K), then a condition index in [0, T).
+
+    `n_sites` and `n_symbols` are the strings' N and K (what `model.n_qubits`, `model.n_outcomes` report);
+    a row has N + 1 columns, the last the index of the row's condition in the model's table of T vectors.
+
+    Example:
+        >>> ConditionalStrings(2, 4, n_conditions=1, n_table=3).check([[0, 3, 2]]).tolist()
+        [[0, 3, 2]]
+    """
+
+    n_conditions: int = 1
+    n_table: int = 0
+
+    def check(self, x: Any, device: torch.device | None = None) -> Tensor:
+        """Validate rows (outcomes, condition index) and return them as an (n, N + 1) int64 tensor.
+
+        Raises:
+            OutcomeError: not integers, not N + 1 columns, an outcome outside [0, K) or an index outside [0, T).
+        """
+        n, k, width = self.n_sites, self.n_symbols, self.n_sites + 1
+        shape = tuple(getattr(x, "shape", ()))
+        if len(shape) == 2 and shape[1] != width:
+            raise OutcomeError(
+                f"a conditional model takes rows of {width} integers: the {n} outcomes, then the index of the "
+                f"row's condition in the model's table (model.condition_rows(outcomes, conditions) builds them); "
+                f"got shape {shape}. To use the model at one condition, take model.at(...)"
+            )
+        if self.n_table == 0:
+            raise OutcomeError(
+                "the conditional model has no condition table yet: build its training rows with "
+                "model.condition_rows(outcomes, conditions)"
+            )
+        rows = as_outcomes(x, width, max(k, self.n_table), device)
+        if rows.numel():
+            if int(rows[:, :n].max()) >= k:
+                raise OutcomeError(f"outcomes (the first {n} columns) must lie in [0, {k})")
+            if int(rows[:, n].max()) >= self.n_table:
+                raise OutcomeError(
+                    f"condition index (column {n}) must lie in [0, {self.n_table}), the rows of the model's table"
+                )
+        return rows
+
+
+class ConditionEncoder(nn.Module):
+    """c -> e(c): a perceptron with one tanh hidden layer, from C condition values to `width` features.
+
+    Args:
+        n_conditions: C, the length of a condition vector.
+        width: the number of features the network adds (or uses as its initial state).
+    """
+
+    def __init__(self, n_conditions: int, width: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(n_conditions, _ENCODER_HIDDEN), nn.Tanh(), nn.Linear(_ENCODER_HIDDEN, width))
+
+    def forward(self, conditions: Tensor) -> Tensor:
+        """(n, C) conditions (any floating dtype) -> (n, width) features in the encoder's dtype."""
+        return self.net(conditions.to(self.net[0].weight.dtype))
+
+
+def enable_conditions(model: AutoregressiveModel, n_conditions: Any, condition_names: Any) -> None:
+    """Make `model` conditional on C = n_conditions values (a no-op for 0): names, empty table, row support.
+
+    Args:
+        model: the model being constructed.
+        n_conditions: C >= 0; 0 with names given means len(names).
+        condition_names: None (names c0, c1, ...) or C distinct non-empty strings, e.g. ["h"].
+    """
+    if isinstance(n_conditions, bool) or not isinstance(n_conditions, int) or n_conditions < 0:
+        raise ModelError(f"n_conditions must be an integer >= 0, got {n_conditions!r}")
+    names: tuple[str, ...] | None = None
+    if condition_names is not None:
+        if isinstance(condition_names, str) or not isinstance(condition_names, Sequence):
+            raise ModelError(f"condition_names must be a list of strings, got {condition_names!r}")
+        names = tuple(condition_names)
+        if not all(isinstance(s, str) and s for s in names) or len(set(names)) != len(names):
+            raise ModelError(f"condition_names must be distinct non-empty strings, got {list(names)!r}")
+        if n_conditions == 0:
+            n_conditions = len(names)
+        elif len(names) != n_conditions:
+            raise ModelError(f"{len(names)} condition_names {list(names)} for n_conditions={n_conditions}")
+    if n_conditions == 0:
+        return
+    model.n_conditions = n_conditions
+    model.condition_names = names or tuple(f"c{i}" for i in range(n_conditions))
+    model.register_buffer("condition_table", torch.zeros(0, n_conditions, dtype=torch.float64))
+    model.support = ConditionalStrings(model.n_qubits, model.n_outcomes, n_conditions=n_conditions, n_table=0)
+
+
+def set_condition_table(model: AutoregressiveModel, table: Tensor) -> None:
+    """Replace the model's table of condition vectors (T, C) and the row support that checks indices into it."""
+    model.condition_table = table.detach().to(device=model.condition_table.device)
+    model.support = dataclasses.replace(model.support, n_table=int(table.shape[0]))
+
+
+def _as_float_matrix(values: Any, n_conditions: int, label: str) -> Tensor:
+    """Conditions as a float64 CPU tensor of shape (n, C), finite; a (C,) vector becomes one row."""
+    try:
+        t = values if isinstance(values, Tensor) else torch.as_tensor(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError) as err:
+        raise ModelError(f"{label} must be real numbers of shape (n, {n_conditions}): {err}") from None
+    if t.dtype.is_complex or t.dtype == torch.bool:
+        raise ModelError(f"{label} must be real numbers, got dtype {t.dtype}")
+    t = t.detach().to("cpu", torch.float64)
+    if t.ndim == 0 and n_conditions == 1:
+        t = t.reshape(1, 1)
+    if t.ndim == 1 and t.shape[0] == n_conditions:
+        t = t.unsqueeze(0)
+    if t.ndim != 2 or t.shape[1] != n_conditions:
+        raise ModelError(f"{label} must have shape (n, {n_conditions}) or ({n_conditions},), got {tuple(t.shape)}")
+    if t.numel() and not bool(torch.isfinite(t).all()):
+        raise ModelError(f"{label} must be finite: found NaN or infinity")
+    return t
+
+
+def _require_conditional(model: AutoregressiveModel) -> None:
+    if not getattr(model, "n_conditions", 0):
+        raise ModelError(f"{type(model).__name__} is not conditional (build it with n_conditions >= 1)")
+
+
+def per_row_conditions(model: AutoregressiveModel, n: int, conditions: Any) -> Tensor:
+    """Conditions for n rows, (n, C) float64 on the model's device: one (C,) vector repeats, (n, C) stays."""
+    _require_conditional(model)
+    t = _as_float_matrix(conditions, model.n_conditions, "conditions")
+    if t.shape[0] == 1 and n != 1:
+        t = t.expand(n, -1)
+    if t.shape[0] != n:
+        raise ModelError(f"conditions: {t.shape[0]} rows for {n} strings")
+    return t.to(model.device)
+
+
+def condition_vector(model: AutoregressiveModel, condition: Any = None, **named: float) -> Tensor:
+    """One condition as a (C,) float64 tensor, from a number, a sequence, a mapping by name, or keywords.
+
+    A mapping may hold other keys too (a state spec such as {"name": "tfim", "n_qubits": 10, "h": 0.93} gives
+    h); keywords must be condition names.
+    """
+    _require_conditional(model)
+    names = model.condition_names
+    if condition is not None and named:
+        raise ModelError("give the condition either as one argument or as keywords, not both")
+    if named:
+        unknown = sorted(set(named) - set(names))
+        if unknown:
+            raise ModelError(f"unknown condition {', '.join(unknown)}: this model's conditions are {list(names)}")
+        condition = named
+    if isinstance(condition, Mapping):
+        missing = [s for s in names if s not in condition]
+        if missing:
+            raise ModelError(f"the condition lacks {missing}: this model's conditions are {list(names)}")
+        condition = [condition[s] for s in names]
+    if condition is None:
+        raise ModelError(f"give a condition: values of {list(names)}")
+    t = _as_float_matrix(condition, model.n_conditions, "condition")
+    if t.shape[0] != 1:
+        raise ModelError(f"condition must be one vector of {model.n_conditions} values, got {t.shape[0]} rows")
+    return t[0]
+
+
+def condition_rows(model: AutoregressiveModel, outcomes: Any, conditions: Any = None) -> Tensor:
+    """Training rows for a conditional model: outcomes, then each row's index in the model's condition table.
+
+    Condition vectors not yet in the table are appended to it (sorted, so the same data give the same table
+    on a fresh model); vectors already there keep their index, so a resumed or extended run reads the same rows.
+
+    Args:
+        model: a conditional autoregressive model.
+        outcomes: (n, N) integers in [0, K), or a data set with `.outcomes` (and `.conditions`).
+        conditions: (n, C) per-row conditions, or one (C,) vector for every row; default: `outcomes.conditions`.
+
+    Returns:
+        (n, N + 1) integer tensor on the CPU, in the smallest unsigned dtype that holds K and the table size
+        (uint8 as a rule), what `Trainer.fit` takes.
+    """
+    _require_conditional(model)
+    if conditions is None:
+        conditions = getattr(outcomes, "conditions", None)
+        if conditions is None:
+            raise ModelError("condition_rows needs conditions: the data carry none (no per-row condition column)")
+    strings = getattr(outcomes, "outcomes", outcomes)
+    x = as_outcomes(strings, model.n_qubits, model.n_outcomes, "cpu") if not isinstance(strings, np.ndarray) else None
+    if x is None:
+        x = as_outcomes(np.ascontiguousarray(strings), model.n_qubits, model.n_outcomes, "cpu")
+    cond = _as_float_matrix(conditions, model.n_conditions, "conditions")
+    if cond.shape[0] == 1 and x.shape[0] != 1:
+        cond = cond.expand(x.shape[0], -1)
+    if cond.shape[0] != x.shape[0]:
+        raise ModelError(f"conditions: {cond.shape[0]} rows for {x.shape[0]} outcome strings")
+    table = model.condition_table.detach().to("cpu")
+    # Compared in the table's dtype, so a model cast to float32 still finds its float32 copies of the values.
+    unique, inverse = torch.unique(cond.to(table.dtype), dim=0, return_inverse=True)
+    index = torch.empty(len(unique), dtype=torch.int64)
+    new = []
+    for i, row in enumerate(unique):
+        hit = torch.nonzero((table == row).all(dim=1)).flatten() if len(table) else torch.empty(0)
+        if len(hit):
+            index[i] = int(hit[0])
+        else:
+            index[i] = len(table) + len(new)
+            new.append(row)
+    if new:
+        set_condition_table(model, torch.cat([table, torch.stack(new)]).to(model.condition_table.dtype))
+    high = max(model.n_outcomes, len(model.condition_table))
+    dtype = torch.uint8 if high <= 256 else torch.int16 if high <= 2**15 else torch.int64
+    return torch.cat([x, index[inverse].unsqueeze(1)], dim=1).to(dtype)
+
+
+class AtCondition(AutoregressiveModel):
+    """A conditional model at one condition: a plain model of N-symbol strings that shares its weights.
+
+    Every metric, the prefix-tree enumeration and the Trainer take it as they take any autoregressive model;
+    training it trains the shared weights at that one condition. Save the conditional model, not the view.
+
+    Args:
+        model: a conditional RNN, PixelCNN or Transformer.
+        condition: (C,) condition values (see `condition_vector` for the accepted forms).
+
+    Attributes:
+        condition: the (C,) float64 condition (a buffer).
+        condition_map: {name: value}, for reports.
+    """
+
+    name = "at-condition"
+
+    def __init__(self, model: AutoregressiveModel, condition: Any = None, **named: float) -> None:
+        if not isinstance(model, AutoregressiveModel):
+            raise ModelError(f"AtCondition takes a conditional autoregressive model, got {type(model).__name__}")
+        vector = condition_vector(model, condition, **named)
+        super().__init__(model.n_qubits, model.n_outcomes)
+        self.model = model
+        self.register_buffer("condition", vector.to(model.device))
+        self.condition_map = {s: float(v) for s, v in zip(model.condition_names, vector.tolist())}
+        self.hyperparameters = {"condition": dict(self.condition_map)}
+        self.history, self.measurement = model.history, model.measurement
+
+    def _rows(self, n: int) -> Tensor:
+        return self.condition.unsqueeze(0).expand(n, -1)
+
+    def conditional_logits(self, inputs: Tensor) -> Tensor:
+        """The conditional model's logits at this condition, (n, L, K)."""
+        return self.model.conditional_logits(inputs, self._rows(inputs.shape[0]))
+
+    def begin(self, n: int) -> Any:
+        """The conditional model's sampling state at this condition."""
+        return self.model.begin(n, self._rows(n))
+
+    def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
+        """The conditional model's cached step (the condition lives in the state `begin` made)."""
+        return self.model.step(token, state, site)
+
+    def __repr__(self) -> str:
+        where = ", ".join(f"{k}={v:g}" for k, v in self.condition_map.items())
+        return f"AtCondition({type(self.model).__name__}, {where})"
