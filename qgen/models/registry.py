@@ -31,6 +31,7 @@ MODELS: dict[str, type[GenerativeModel] | str] = {
     "rbm": "qgen.models.rbm.categorical:CategoricalRBM",
     "rbm-positive": "qgen.models.rbm.wavefunction:PositiveRBM",
     "rbm-complex": "qgen.models.rbm.wavefunction:ComplexRBM",
+    "rbm-density": "qgen.models.rbm.density:DensityRBM",
 }
 
 

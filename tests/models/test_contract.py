@@ -31,9 +31,10 @@ OPTIONS: dict[str, dict] = {
     "rbm": {"n_hidden": 4},
     "rbm-positive": {"n_hidden": 4},
     "rbm-complex": {"n_hidden": 2},
+    "rbm-density": {"n_hidden": 2, "n_aux": 2},
 }
 # The strings each family is tested on (N, K); default (3, 3). Wavefunction RBMs know their measurement.
-STRINGS: dict[str, tuple[int, int]] = {"rbm-positive": (3, 2), "rbm-complex": (2, 6)}
+STRINGS: dict[str, tuple[int, int]] = {"rbm-positive": (3, 2), "rbm-complex": (2, 6), "rbm-density": (2, 6)}
 VECTOR_DIM: dict[str, int] = {"mixture-kl": 1}
 
 CASES = [(name, support) for name in sorted(MODELS) for support in model_class(name).supports]

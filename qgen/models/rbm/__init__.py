@@ -1,9 +1,10 @@
-"""Restricted Boltzmann machines: categorical on POVM outcomes, wavefunction RBMs on Pauli shots, Gibbs, AIS."""
+"""Restricted Boltzmann machines: categorical (POVM outcomes), wavefunction and density matrix (Pauli shots)."""
 
 from __future__ import annotations
 
 from qgen.models.rbm.ais import ais_log_partition, ais_schedule
 from qgen.models.rbm.categorical import CategoricalRBM
+from qgen.models.rbm.density import DensityRBM
 from qgen.models.rbm.energy import ENUMERATION_LIMIT, RBMEnergy
 from qgen.models.rbm.gibbs import sample_chains
 from qgen.models.rbm.wavefunction import ComplexRBM, PositiveRBM
@@ -12,6 +13,7 @@ __all__ = [
     "CategoricalRBM",
     "PositiveRBM",
     "ComplexRBM",
+    "DensityRBM",
     "RBMEnergy",
     "ENUMERATION_LIMIT",
     "ais_log_partition",

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 
 from qgen.errors import ModelError
 
-__all__ = ["BASIS_ROWS", "split_outcomes", "rotated_log_amplitude", "MAX_ROTATED"]
+__all__ = [
+    "BASIS_ROWS",
+    "split_outcomes",
+    "rotated_strings",
+    "rotated_log_amplitude",
+    "complex_logsumexp",
+    "MAX_ROTATED",
+]
 
 # Most non-Z sites a shot may have: its amplitude sums 2^m terms.
 MAX_ROTATED = 16
@@ -32,16 +40,58 @@ def split_outcomes(outcomes: Tensor) -> tuple[Tensor, Tensor]:
     return outcomes // 2, outcomes % 2
 
 
-def _complex_logsumexp(z: Tensor, dim: int) -> Tensor:
+def complex_logsumexp(z: Tensor, dim: int | tuple[int, ...]) -> Tensor:
+    """log sum exp(z) over `dim` for complex z, shifted by the largest real part (detached) for stability."""
     top = z.real.amax(dim, keepdim=True).detach()
     return (top + torch.log(torch.exp(z - top).sum(dim, keepdim=True))).squeeze(dim)
 
 
-def rotated_log_amplitude(log_psi, outcomes: Tensor, max_rotated: int = MAX_ROTATED) -> Tensor:
-    """log <s_b|psi> for Pauli-basis shots, log psi given on computational strings.
+def rotated_strings(outcomes: Tensor, max_rotated: int = MAX_ROTATED) -> Iterator[tuple[Tensor, Tensor, Tensor]]:
+    """The computational strings each Pauli-basis shot touches, grouped by their number m of rotated sites.
 
-    <s_b|psi> = sum_sigma prod_i <s_i|_{b_i} |sigma_i> psi(sigma), where sigma agrees with s on the Z sites and
-    runs over all 2^m values on the m rotated (X or Y) sites. Shots are grouped by their basis setting.
+    A shot s in setting b has <s_b| = sum_sigma prod_i <s_i|_{b_i}|sigma_i> <sigma|, where sigma agrees with s on
+    the Z sites and runs over all 2^m values on the m rotated (X or Y) sites.
+
+    Args:
+        outcomes: (n, N) int64 pauli6 codes 2 b + s.
+        max_rotated: refuse shots with more rotated sites than this.
+
+    Yields:
+        (shots, sigma, log_coef) per m: the (k,) row indices of its shots, their (k, 2^m, N) strings and the
+        (k, 2^m) complex128 log prod_i <s_i|_{b_i}|sigma_i>.
+
+    Raises:
+        ModelError: a shot with more than `max_rotated` X or Y sites.
+    """
+    bases, bits = split_outcomes(outcomes)
+    n = bases.shape[0]
+    most = int((bases != 0).sum(1).max()) if n else 0
+    if most > max_rotated:
+        raise ModelError(
+            f"a shot measures {most} qubits in the X or Y basis; its amplitude sums 2^{most} terms, over the limit "
+            f"of 2^{max_rotated} (max_rotated)"
+        )
+    rows = BASIS_ROWS.to(outcomes.device)
+    rotated = bases != 0
+    count = rotated.sum(1)
+    for m in torch.unique(count).tolist():
+        shots = (count == m).nonzero().squeeze(1)
+        k = len(shots)
+        s, b = bits[shots], bases[shots]  # (k, N)
+        # the rotated sites of each shot, in order: a stable sort puts them first
+        sites = torch.sort((~rotated[shots]).to(torch.int8), dim=1, stable=True).indices[:, :m]  # (k, m)
+        # every assignment tau of the rotated sites: (2^m, m)
+        tau = (torch.arange(2**m, device=s.device).unsqueeze(1) >> torch.arange(m - 1, -1, -1, device=s.device)) & 1
+        sigma = s.unsqueeze(1).repeat(1, 2**m, 1)  # (k, 2^m, N)
+        sigma.scatter_(2, sites.unsqueeze(1).expand(-1, 2**m, -1), tau.unsqueeze(0).expand(k, -1, -1))
+        # prod_i <s_i|_{b_i}|tau_i> over the rotated sites: (k, 2^m)
+        on_sites = (b.gather(1, sites).unsqueeze(1), s.gather(1, sites).unsqueeze(1), tau.unsqueeze(0))
+        coef = rows[on_sites].prod(-1)
+        yield shots, sigma, torch.log(coef.to(torch.complex128))
+
+
+def rotated_log_amplitude(log_psi, outcomes: Tensor, max_rotated: int = MAX_ROTATED) -> Tensor:
+    """log <s_b|psi> for Pauli-basis shots, log psi given on computational strings (see `rotated_strings`).
 
     References:
         G. Torlai et al., "Neural-network quantum state tomography", Nat. Phys. 14, 447 (2018), Methods
@@ -58,33 +108,11 @@ def rotated_log_amplitude(log_psi, outcomes: Tensor, max_rotated: int = MAX_ROTA
     Raises:
         ModelError: a shot with more than `max_rotated` X or Y sites.
     """
-    bases, bits = split_outcomes(outcomes)
-    n, n_sites = bases.shape
-    rotated = bases != 0
-    most = int(rotated.sum(1).max()) if n else 0
-    if most > max_rotated:
-        raise ModelError(
-            f"a shot measures {most} qubits in the X or Y basis; its amplitude sums 2^{most} terms, over the limit "
-            f"of 2^{max_rotated} (max_rotated)"
-        )
-    rows = BASIS_ROWS.to(outcomes.device)
-    settings, group = torch.unique(bases, dim=0, return_inverse=True)
+    n, n_sites = outcomes.shape
     out: Tensor | None = None
-    for g, setting in enumerate(settings):
-        shots = (group == g).nonzero().squeeze(1)
-        sites = (setting != 0).nonzero().squeeze(1)
-        m = sites.numel()
-        s = bits[shots]  # (k, N)
-        # every assignment tau of the rotated sites: (2^m, m)
-        tau = (
-            torch.arange(2**m, device=outcomes.device).unsqueeze(1) >> torch.arange(m - 1, -1, -1, device=s.device)
-        ) & 1
-        sigma = s.unsqueeze(1).repeat(1, 2**m, 1)  # (k, 2^m, N)
-        sigma[:, :, sites] = tau.unsqueeze(0).expand(len(shots), -1, -1)
-        # prod_i <s_i|_{b_i}|tau_i> over the rotated sites: (k, 2^m)
-        coef = rows[setting[sites].unsqueeze(0).unsqueeze(0), s[:, sites].unsqueeze(1), tau.unsqueeze(0)].prod(-1)
-        log_terms = log_psi(sigma.reshape(-1, n_sites)).reshape(len(shots), 2**m) + torch.log(coef.to(torch.complex128))
-        amp = _complex_logsumexp(log_terms, 1)
+    for shots, sigma, log_coef in rotated_strings(outcomes, max_rotated):
+        log_terms = log_psi(sigma.reshape(-1, n_sites)).reshape(sigma.shape[:2]) + log_coef
+        amp = complex_logsumexp(log_terms, 1)
         if out is None:
             out = torch.zeros(n, dtype=amp.dtype, device=amp.device)
         out = out.index_put((shots,), amp)

@@ -1,0 +1,223 @@
+"""The density-matrix RBM against dense linear algebra: purification, positivity, pauli6 probabilities, gradients."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from qgen.data import import_qucumber
+from qgen.data.importers import import_density_matrix_text
+from qgen.errors import ModelError
+from qgen.metrics.fidelity import uhlmann_fidelity
+from qgen.models import build
+from qgen.models.base import Step
+from qgen.models.rbm import DensityRBM
+from qgen.states.dense import DenseState
+from qgen.strings import all_outcomes
+from qgen.train import Trainer
+from tests.helpers import assert_samples_fit
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def random_density_rbm(n_qubits: int, n_hidden: int, n_aux: int, seed: int, scale: float = 0.5) -> DensityRBM:
+    """A float64 density RBM with every parameter drawn at `scale`: far from a product state."""
+    model = build("rbm-density", n_qubits=n_qubits, n_outcomes=6, n_hidden=n_hidden, n_aux=n_aux, seed=seed).double()
+    g = torch.Generator().manual_seed(seed + 1000)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(scale * torch.randn(p.shape, generator=g, dtype=torch.float64))
+    return model
+
+
+def purified_rho(model: DensityRBM) -> np.ndarray:
+    """The unnormalised rho = Psi Psi^dagger of the purification, by explicit sums over hidden and auxiliary units.
+
+    psi(sigma, a) = sqrt(p_lambda(sigma, a)) exp(i log p_mu(sigma, a) / 2) with
+    p_theta(sigma, a) = sum_h exp(b.sigma + c.h + d.a + h W sigma + a U sigma) (Torlai & Melko 2018, eq. 2).
+    """
+    n, m = model.n_qubits, model.hyperparameters["n_hidden"]
+    n_aux = model.hyperparameters["n_aux"]
+
+    def arrays(rbm, u):
+        return (
+            rbm.weight.detach().numpy(),
+            rbm.visible_bias.detach().numpy(),
+            rbm.hidden_bias.detach().numpy(),
+            u.detach().numpy(),
+        )
+
+    amp = arrays(model.amplitude, model.aux_amplitude)
+    phase = arrays(model.phase, model.aux_phase)
+    d = model.aux_bias.detach().numpy()
+    sigmas = list(itertools.product((0, 1), repeat=n))
+    auxes = list(itertools.product((0, 1), repeat=n_aux))
+    hiddens = list(itertools.product((0, 1), repeat=m))
+
+    def log_p(params, sigma, a, aux_bias):
+        w, b, c, u = params
+        total = []
+        for h in hiddens:
+            e = sum(b[i, sigma[i]] for i in range(n)) + sum(aux_bias[k] * a[k] for k in range(n_aux))
+            e += sum(c[j] * h[j] + h[j] * sum(w[i, sigma[i], j] for i in range(n)) for j in range(m))
+            e += sum(a[k] * sum(u[i, sigma[i], k] for i in range(n)) for k in range(n_aux))
+            total.append(e)
+        return float(np.logaddexp.reduce(total))
+
+    psi = np.empty((len(sigmas), len(auxes)), dtype=np.complex128)
+    for r, sigma in enumerate(sigmas):
+        for c, a in enumerate(auxes):
+            psi[r, c] = np.exp(0.5 * log_p(amp, sigma, a, d) + 0.5j * log_p(phase, sigma, a, np.zeros(n_aux)))
+    return psi @ psi.conj().T
+
+
+# ---- rho against the purification ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("n_qubits", "n_hidden", "n_aux"), [(2, 2, 2), (3, 2, 1)])
+def test_rho_is_the_partial_trace_of_the_purification(n_qubits: int, n_hidden: int, n_aux: int) -> None:
+    model = random_density_rbm(n_qubits, n_hidden, n_aux, seed=n_qubits)
+    reference = purified_rho(model)
+    np.testing.assert_allclose(math.exp(model.log_normalizer().value), np.trace(reference).real, rtol=1e-12)
+    np.testing.assert_allclose(model.density_matrix().numpy(), reference / np.trace(reference), rtol=0, atol=1e-13)
+    # entry by entry through log_density as well
+    sigma = all_outcomes(2, n_qubits)
+    left, right = sigma.repeat_interleave(len(sigma), 0), sigma.repeat(len(sigma), 1)
+    with torch.no_grad():
+        entries = torch.exp(model.log_density(left, right)).numpy().reshape(len(sigma), len(sigma))
+    np.testing.assert_allclose(entries, reference, rtol=1e-12, atol=0)
+
+
+def test_rho_is_positive_with_unit_trace_and_rank_at_most_two_to_the_aux() -> None:
+    model = random_density_rbm(3, 3, 1, seed=4, scale=0.8)
+    rho = model.as_state().density_matrix
+    eigenvalues = np.linalg.eigvalsh(rho)
+    assert abs(np.trace(rho) - 1) < 1e-12 and np.abs(rho - rho.conj().T).max() < 1e-15
+    assert eigenvalues.min() > -1e-13
+    assert eigenvalues[:-2].max() < 1e-12  # n_aux = 1: rank <= 2
+    assert eigenvalues[-2] > 1e-4  # ... and genuinely mixed
+
+
+@pytest.mark.parametrize("n_qubits", [2, 3])
+def test_pauli6_probabilities_are_tr_m_rho(n_qubits: int) -> None:
+    model = random_density_rbm(n_qubits, 2, 2, seed=10 + n_qubits)
+    strings = all_outcomes(6, n_qubits)
+    with torch.no_grad():
+        log_p = model.log_prob(strings) - model.log_normalizer().value
+    reference = model.as_state().measured("pauli6").probabilities()
+    np.testing.assert_allclose(log_p.exp().numpy(), reference.numpy(), rtol=0, atol=1e-10)
+    assert abs(float(log_p.exp().sum()) - 1) < 1e-12
+
+
+def test_samples_fit_the_probabilities() -> None:
+    model = random_density_rbm(2, 2, 2, seed=7, scale=0.8)
+    strings = all_outcomes(6, 2)
+    with torch.no_grad():
+        probs = torch.exp(model.log_prob(strings) - model.log_normalizer().value).numpy()
+    x = model.sample(20_000, generator=3)
+    assert x.shape == (20_000, 2) and x.dtype == torch.int64
+    assert_samples_fit(x, probs / probs.sum(), 6)
+    assert torch.equal(model.sample(500, generator=3), model.sample(500, generator=3))
+
+
+def test_gradient_matches_finite_differences_of_the_exact_nll() -> None:
+    model = random_density_rbm(3, 2, 2, seed=5, scale=0.4)
+    x = torch.as_tensor(np.random.default_rng(0).integers(0, 6, size=(40, 3)))
+    (update,) = model.training_step(model.check_outcomes(x), Step(0, 0, torch.Generator()))
+    params = model.parameter_groups()["model"]
+    grads = torch.autograd.grad(update.loss, params)
+
+    def nll() -> float:
+        with torch.no_grad():
+            return float(-model.rotated_log_density(x).mean() + model.log_trace())
+
+    eps = 1e-6
+    checked = 0
+    for p, grad in zip(params, grads):
+        flat, gflat = p.data.view(-1), grad.view(-1)
+        for j in range(0, flat.numel(), 3):
+            keep = float(flat[j])
+            flat[j] = keep + eps
+            up = nll()
+            flat[j] = keep - eps
+            down = nll()
+            flat[j] = keep
+            assert abs((up - down) / (2 * eps) - float(gflat[j])) < 1e-7
+            checked += 1
+    assert checked > 20
+
+
+def test_options_and_limits_are_checked() -> None:
+    with pytest.raises(ModelError, match="n_outcomes must be 6"):
+        build("rbm-density", n_qubits=2, n_outcomes=4)
+    with pytest.raises(ModelError, match="n_aux must be a positive integer"):
+        build("rbm-density", n_qubits=2, n_outcomes=6, n_aux=0)
+    with pytest.raises(ModelError, match="max_rotated"):
+        build("rbm-density", n_qubits=2, n_outcomes=6, max_rotated=-1)
+    with pytest.raises(ModelError, match="exceeds the limit of 20"):
+        DensityRBM(21)
+    with pytest.raises(ModelError, match="exceeds the limit of 10"):
+        DensityRBM(11, n_hidden=1, n_aux=1).as_state()
+    with pytest.raises(ModelError, match="method must be"):
+        DensityRBM(2).log_normalizer("ais")
+    with pytest.raises(ModelError, match="3 qubits in the X or Y basis"):
+        DensityRBM(3, max_rotated=2).log_prob(torch.tensor([[2, 4, 3]]))
+    assert DensityRBM(3).hyperparameters == {"n_hidden": 3, "n_aux": 3, "init_scale": 0.1, "max_rotated": 16}
+
+
+# ---- recovering known mixed states ----------------------------------------------------------------------------------
+
+
+def exact_frequency_data(probs: np.ndarray, strings: torch.Tensor, n: int) -> torch.Tensor:
+    """Each string repeated n p times; n is chosen so that every n p is an integer (checked)."""
+    counts = n * probs
+    assert np.allclose(counts, np.round(counts), atol=1e-9), "n p must be integers for exact frequencies"
+    return strings.repeat_interleave(torch.as_tensor(np.round(counts).astype(np.int64)), dim=0)
+
+
+def fit(model: DensityRBM, data: torch.Tensor, *, epochs: int, lr: float, batch_size: int | None = None) -> None:
+    Trainer(
+        model,
+        lr=lr,
+        batch_size=batch_size or len(data),
+        epochs=epochs,
+        val_fraction=0.0,
+        early_stopping_patience=None,
+        clip_grad=None,
+        progress=False,
+        device="cpu",
+    ).fit(data)
+
+
+@pytest.mark.slow
+def test_recovers_a_depolarised_bell_state_from_exact_frequencies() -> None:
+    """rho = 0.8 |Phi+><Phi+| + 0.2 I/4, from all 36 pauli6 frequencies: Uhlmann fidelity >= 0.99."""
+    bell = np.array([1, 0, 0, 1]) / math.sqrt(2)
+    rho = 0.8 * np.outer(bell, bell) + 0.2 * np.eye(4) / 4
+    target = DenseState(density_matrix=rho)
+    strings = all_outcomes(6, 2)
+    data = exact_frequency_data(target.measured("pauli6").probabilities().numpy(), strings, 1800)
+    model = build("rbm-density", n_qubits=2, n_outcomes=6, n_hidden=4, n_aux=4, seed=0)
+    fit(model, data, epochs=300, lr=0.05)
+    fidelity = uhlmann_fidelity(model.as_state().density_matrix, target)
+    assert fidelity >= 0.99, fidelity
+
+
+@pytest.mark.slow
+def test_qucumber_depolarised_w_state(reference_dir) -> None:
+    """QuCumber's N2_W_state data (1000 shots in each of the 9 two-qubit settings): fidelity to its target >= 0.99."""
+    folder = reference_dir / "qucumber"
+    data = import_qucumber(folder / "N2_W_state_1000_samples_data.txt", folder / "N2_W_state_1000_samples_bases.txt")
+    target = DenseState(
+        density_matrix=import_density_matrix_text(
+            folder / "N2_W_state_target_real.txt", folder / "N2_W_state_target_imag.txt"
+        )
+    )
+    model = build("rbm-density", n_qubits=2, n_outcomes=6, n_hidden=4, n_aux=4, seed=0)
+    fit(model, torch.as_tensor(data.outcomes.astype(np.int64)), epochs=300, lr=0.05)
+    fidelity = uhlmann_fidelity(model.as_state().density_matrix, target)
+    assert fidelity >= 0.99, fidelity
