@@ -36,6 +36,7 @@ __all__ = ["main", "build_parser", "CommandError"]
 
 MODEL_NAMES = LazyChoices("qgen.models.registry", "MODELS")
 STATE_NAMES = LazyChoices("qgen.states.library", "STATE_NAMES")
+TOY_NAMES = LazyChoices("qgen.data.toy", "TOY_DENSITIES")
 # Explicit dense ground states above this size run a Lanczos on 2^N amplitudes for minutes: refused without
 # --force (auto switches to DMRG above qgen.states.library.DENSE_LIMIT = 16).
 DENSE_GROUND_STATE_LIMIT = 20
@@ -156,6 +157,10 @@ def _check_ground_state_cost(args: argparse.Namespace, library: Any) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    if args.toy is not None:
+        return _simulate_toy(args)
+    if args.state is None or args.n_qubits is None:
+        raise CommandError("--state and --n-qubits are required (or --toy NAME for a continuous toy data set)")
     from qgen.data.simulation import write_simulation
     from qgen.measurement import noise as qnoise
 
@@ -167,10 +172,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     channel = qnoise.parse(args.noise) if args.noise else None
     state = _state_from_args(args)
+    povm = args.povm or "tetra"
     n = write_simulation(
         out,
         state,
-        args.povm,
+        povm,
         args.samples,
         noise=channel,
         seed=args.seed,
@@ -178,23 +184,74 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         progress=False if args.quiet else (None if sys.stderr.isatty() else False),
     )
     if not args.quiet:
-        _finish(args, f"wrote {n:,} samples of {state!r} measured with {args.povm} to {out}", start)
+        _finish(args, f"wrote {n:,} samples of {state!r} measured with {povm} to {out}", start)
+    return 0
+
+
+# Options of `simulate` that describe a quantum measurement, refused with --toy.
+_QUANTUM_OPTIONS = (
+    "state",
+    "n_qubits",
+    "field",
+    "coupling",
+    "delta",
+    "boundary",
+    "product_state",
+    "representation",
+    "noise",
+)
+
+
+def _simulate_toy(args: argparse.Namespace) -> int:
+    """`qgen simulate --toy NAME`: seeded points of a continuous toy set, written as a vector data set."""
+    given = [f"--{name.replace('_', '-')}" for name in _QUANTUM_OPTIONS if getattr(args, name) is not None]
+    if args.povm is not None:
+        given.append("--povm")
+    if given:
+        raise CommandError(f"--toy draws continuous points, not a quantum measurement: drop {', '.join(given)}")
+    from qgen.data.toy import toy_density
+    from qgen.data.vectors import VectorData, save_vectors
+
+    start = time.perf_counter()
+    out = Path(args.output)
+    check_outputs({"-o": out}, {}, force=args.force)
+    density = toy_density(args.toy)
+    check_disk(
+        out, 8 * args.samples * density.dim, f"{args.samples:,} points of dimension {density.dim}", force=args.force
+    )
+    points = density.sample(args.samples, generator=args.seed)
+    save_vectors(out, VectorData(points.numpy(), name=density.name, seed=args.seed, extra=density.parameters))
+    if not args.quiet:
+        _finish(
+            args, f"wrote {args.samples:,} points of the toy set {density.name!r} (dim {density.dim}) to {out}", start
+        )
     return 0
 
 
 def _add_simulate(sub: Any) -> None:
     from qgen.measurement.povm import NAMED_POVMS
 
-    p = _command(sub, "simulate", "measure a target state and write a data set (HDF5)", cmd_simulate)
-    p.add_argument("--state", required=True, choices=STATE_NAMES, metavar="NAME", help="one of: %(choices)s")
-    p.add_argument("--n-qubits", type=positive_int, required=True, help="number of qubits N")
+    p = _command(
+        sub,
+        "simulate",
+        "measure a target state (or draw a continuous toy set) and write a data set (HDF5)",
+        cmd_simulate,
+    )
+    p.add_argument("--state", choices=STATE_NAMES, metavar="NAME", help="one of: %(choices)s")
+    p.add_argument("--n-qubits", type=positive_int, help="number of qubits N")
+    p.add_argument(
+        "--toy",
+        choices=TOY_NAMES,
+        metavar="NAME",
+        help="instead of a state: points of a continuous toy set with a known density, one of: %(choices)s",
+    )
     p.add_argument("--field", type=float, help="transverse field h of the Ising chain (default 1)")
     p.add_argument("--coupling", type=float, help="coupling J (default 1)")
     p.add_argument("--delta", type=float, help="anisotropy of the XXZ chain (default 1)")
     p.add_argument("--boundary", choices=["open", "periodic"], help="chain boundary (default open)")
     p.add_argument("--product-state", help="label(s) of a product state: 0,1,+,-,+i,-i (comma list; default 0)")
     p.add_argument("--representation", choices=["auto", "dense", "mps"], help="default auto")
-    p.add_argument("--povm", default="tetra", choices=list(NAMED_POVMS), help="single-qubit POVM (default tetra)")
+    p.add_argument("--povm", choices=list(NAMED_POVMS), help="single-qubit POVM (default tetra)")
     p.add_argument("--samples", type=positive_int, required=True, help="number of outcome strings")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument(
@@ -212,7 +269,46 @@ def _add_simulate(sub: Any) -> None:
 # -------------------------------------------------------------------------------------------------------- info
 
 
+def _is_vector_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is a vector data set (format "qgen.vectors"); False for anything else, which the outcome
+    reader then judges (and names what is wrong)."""
+    import h5py
+
+    from qgen.data.vectors import VECTORS_FORMAT
+
+    try:
+        with h5py.File(path, "r") as f:
+            fmt = f.attrs.get("format")
+    except OSError:
+        return False
+    return (fmt.decode("utf-8", "replace") if isinstance(fmt, bytes) else fmt) == VECTORS_FORMAT
+
+
+def _vector_summary(path: str | os.PathLike) -> str:
+    import numpy as np
+
+    from qgen.data.vectors import load_vectors
+
+    data = load_vectors(path)
+    v = data.vectors
+    lines = [
+        f"{path}: vector data set (qgen.vectors), {data.n_samples:,} points of dimension {data.dim}",
+        f"  name: {data.name or '-'}; seed: {data.seed if data.seed >= 0 else '-'}",
+    ]
+    if data.extra:
+        lines.append(f"  parameters: {data.extra}")
+    if data.n_samples:
+        for axis, (lo, hi, mean, std) in enumerate(
+            zip(v.min(0), v.max(0), v.mean(0), v.std(0, ddof=1) if data.n_samples > 1 else np.zeros(data.dim))
+        ):
+            lines.append(f"  x_{axis}: range [{lo:.4g}, {hi:.4g}], mean {mean:.4g}, std {std:.4g}")
+    return "\n".join(lines)
+
+
 def cmd_info(args: argparse.Namespace) -> int:
+    if _is_vector_file(args.file):
+        print(_vector_summary(args.file))
+        return 0
     from qgen.data import load
 
     print(load(args.file).summary())
@@ -280,10 +376,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_device(args.device)
     model_options = check_options(args.model, parse_options(args.option), defaults)
 
-    from qgen.data import load
+    from qgen.data import load, load_vectors
     from qgen.train.defaults import train
 
-    data = load(args.data)
+    data = load_vectors(args.data) if _is_vector_file(args.data) else load(args.data)
     model = train(
         args.model,
         data,
@@ -306,7 +402,7 @@ def _add_train(sub: Any) -> None:
     p = _command(sub, "train", "fit a generative model to a data set", cmd_train)
     p.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="NAME", help="one of: %(choices)s")
     p.add_argument("--list-options", action="store_true", help="print the model's hyperparameters and exit")
-    p.add_argument("--data", help="the data set (.h5)")
+    p.add_argument("--data", help="the data set (.h5): outcome strings, or vectors (qgen simulate --toy)")
     p.add_argument("--epochs", type=positive_int, help="default: chosen from the data size, with early stopping")
     p.add_argument("--batch-size", type=positive_int, help="default: chosen from the data size")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 1e-3)")
@@ -336,7 +432,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     check_outputs({"-o": out}, {"--model": args.model, "--data": args.data}, force=args.force)
     model = load_model(args.model, map_location="cpu")
     if not isinstance(model.support, Strings):
-        raise CommandError(f"{args.model} models {type(model.support).__name__.lower()}, not outcome strings")
+        return _sample_vectors(args, model, out, start)
     n_qubits, k = model.n_qubits, model.n_outcomes
     check_disk(out, args.samples * n_qubits, f"{args.samples:,} strings of {n_qubits} qubits", force=args.force)
     if args.data:
@@ -372,8 +468,31 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sample_vectors(args: argparse.Namespace, model: Any, out: Path, start: float) -> int:
+    """`qgen sample` for a model of vectors: its samples as a vector data set."""
+    import torch
+
+    from qgen.data.vectors import VectorData, save_vectors
+
+    if args.data:
+        raise CommandError(f"--data gives a measurement record; {args.model} models vectors and needs none")
+    dim = model.support.dim
+    check_disk(out, 8 * args.samples * dim, f"{args.samples:,} points of dimension {dim}", force=args.force)
+    generator = torch.Generator().manual_seed(args.seed)
+    chunk = max(1, SAMPLE_CHUNK_SYMBOLS // dim)
+    parts = []
+    with torch.no_grad():
+        for done in range(0, args.samples, chunk):
+            size = min(chunk, args.samples - done)
+            parts.append(model.sample(size, generator=generator).to("cpu", torch.float64))
+    extra = {"generated_by": str(args.model), "model": model.config}
+    save_vectors(out, VectorData(torch.cat(parts).numpy(), name=model.name, seed=args.seed, extra=extra))
+    _finish(args, f"wrote {args.samples:,} points of {args.model} to {out}", start)
+    return 0
+
+
 def _add_sample(sub: Any) -> None:
-    p = _command(sub, "sample", "draw outcome strings from a trained model into a data set", cmd_sample)
+    p = _command(sub, "sample", "draw outcome strings (or vectors) from a trained model into a data set", cmd_sample)
     p.add_argument("--model", required=True, help="a trained model (.pt)")
     p.add_argument("-n", "--samples", type=positive_int, required=True, help="number of strings")
     p.add_argument("--data", help="take POVM and state from this data set instead of the model file's record")

@@ -11,6 +11,7 @@ from qgen.data.importers import (
 )
 from qgen.data.reader import load
 from qgen.data.simulation import simulate, write_simulation
+from qgen.data.vectors import VectorData, load_vectors, save_vectors
 from qgen.data.writer import FORMAT_NAME, FORMAT_VERSION, NO_SEED, MeasurementWriter, save
 
 __all__ = [
@@ -29,4 +30,7 @@ __all__ = [
     "FORMAT_VERSION",
     "NO_SEED",
     "BASIS_LETTERS",
+    "VectorData",
+    "save_vectors",
+    "load_vectors",
 ]

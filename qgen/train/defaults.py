@@ -62,7 +62,7 @@ def train(
     Args:
         model_name: "rnn", "pixelcnn", "transformer" (or any registered model).
         data: (n, N) outcomes (tensor or array) or MeasurementData; K is taken from `data.povm` when present,
-            else from the largest outcome.
+            else from the largest outcome. A VectorData (continuous points) builds the model on Vectors(dim).
         seed: seeds the weight initialisation, the split, the shuffles and dropout.
         epochs, batch_size: override the data-size defaults of `default_settings`.
         lr: learning rate.
@@ -79,14 +79,17 @@ def train(
         the trained model (best validation weights), with its history in `model.history`.
     """
     outcomes = as_training_data(data)
-    n_outcomes = _n_outcomes(data, outcomes)
     settings = default_settings(outcomes.shape[0])
     if epochs is not None:
         settings["epochs"] = epochs
     if batch_size is not None:
         settings["batch_size"] = batch_size
     settings.update(trainer_options)
-    model = build(model_name, n_qubits=outcomes.shape[1], n_outcomes=n_outcomes, seed=seed, **(model_options or {}))
+    if hasattr(data, "vectors"):  # a VectorData: continuous points of R^dim
+        model = build(model_name, dim=outcomes.shape[1], seed=seed, **(model_options or {}))
+    else:
+        n_outcomes = _n_outcomes(data, outcomes)
+        model = build(model_name, n_qubits=outcomes.shape[1], n_outcomes=n_outcomes, seed=seed, **(model_options or {}))
     if checkpoint is None and output is not None:
         checkpoint = Path(str(output) + ".ckpt")
     trainer = Trainer(
