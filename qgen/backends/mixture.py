@@ -3,14 +3,16 @@
 References:
     Dempster, Laird, Rubin, "Maximum likelihood from incomplete data via the EM algorithm", J. R. Stat. Soc. B 39,
     1 (1977); Bishop, "Pattern Recognition and Machine Learning" (2006), sections 9.2 (Gaussian mixtures) and 9.3.3
-    (mixtures of Bernoulli, here categorical, distributions).
+    (mixtures of Bernoulli, here categorical, distributions); Cappé and Moulines, "On-line expectation-maximization
+    algorithm for latent data models", J. R. Stat. Soc. B 71, 593 (2009), and Liang and Klein, "Online EM for
+    unsupervised models", NAACL 2009 (stepwise EM: running sufficient statistics with step sizes (t + 1)^-alpha).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -31,8 +33,15 @@ class Mixture(GenerativeModel):
     component is a product of per-site categoricals, p_c(a) = prod_j theta_{c, j, a_j}. Every training batch is one
     EM step: the E-step's sufficient statistics (sum of responsibilities, of responsibility-weighted x and x x^T,
     or symbol counts) are summed over ranks with `step.ranks.sum`, so under torchrun the M-step is the one the
-    global batch would give, identically on every rank. With the whole data set as one batch this is classical EM,
-    which never decreases the likelihood; with smaller batches it is EM on each batch in turn.
+    global batch would give, identically on every rank.
+
+    How a batch's statistics enter the M-step is `em`: "batch" uses the batch's alone (with the whole training set
+    as one batch this is classical EM, which never decreases the likelihood; with smaller batches it would fit
+    each batch in turn and forget the others); "stepwise" keeps running statistics s <- (1 - eta_t) s + eta_t
+    s_batch with eta_t = (t + 1)^(-step_decay) over the steps t = 0, 1, ... and maximises those (stepwise EM,
+    which converges to a stationary point of the whole data's likelihood for step_decay in (0.5, 1]); "auto"
+    (default) is "batch" when the batch holds the whole training split that `prepare` saw, "stepwise" otherwise.
+    The running statistics are buffers, so a checkpoint resumes them bit-exactly.
 
     Initialisation happens at the first training step (not in `prepare`, which sees only a rank's own data): on
     vectors, k-means (seeded by k-means++, best of 10) on rank 0's batch gives the initial means and `ranks.sum`
@@ -47,6 +56,8 @@ class Mixture(GenerativeModel):
         smoothing: Dirichlet pseudo-count added to each symbol count in the M-step (strings; 0 is plain maximum
             likelihood, and EM then never decreases the likelihood; > 0 is the MAP estimate, and EM never decreases
             the log-likelihood plus the log-prior).
+        em: "auto", "batch" or "stepwise" (see above).
+        step_decay: alpha of the stepwise step sizes (t + 1)^(-alpha), in (0.5, 1].
 
     Example:
         >>> from qgen.models.base import Vectors
@@ -73,6 +84,8 @@ class Mixture(GenerativeModel):
         covariance: str = "full",
         reg: float = 1e-6,
         smoothing: float = 1e-3,
+        em: str = "auto",
+        step_decay: float = 0.7,
     ) -> None:
         super().__init__(support, n_outcomes)
         if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
@@ -82,22 +95,34 @@ class Mixture(GenerativeModel):
         for label, value in (("reg", reg), ("smoothing", smoothing)):
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 raise ModelError(f"{label} must be a number >= 0, got {value!r}")
+        if em not in ("auto", "batch", "stepwise"):
+            raise ModelError(f"em must be 'auto', 'batch' or 'stepwise', got {em!r}")
+        if isinstance(step_decay, bool) or not isinstance(step_decay, int | float) or not 0.5 < step_decay <= 1:
+            raise ModelError(f"step_decay must be a number in (0.5, 1], got {step_decay!r}")
         self.hyperparameters = {
             "n_components": n_components,
             "covariance": covariance,
             "reg": float(reg),
             "smoothing": float(smoothing),
+            "em": em,
+            "step_decay": float(step_decay),
         }
         c = n_components
         self.register_buffer("initialized", torch.zeros((), dtype=torch.bool))
+        # Stepwise EM: the training split's size (rank-local, from prepare; 0 = unknown), the steps taken, and the
+        # running statistics (resp sums, n; then x and x x^T sums, or symbol counts), in float64.
+        self.register_buffer("train_size", torch.zeros((), dtype=torch.long))
+        self.register_buffer("em_steps", torch.zeros((), dtype=torch.long))
         self.register_buffer("log_weights", torch.full((c,), -math.log(c)))
         if isinstance(self.support, Vectors):
             d = self.support.dim
             self.register_buffer("means", torch.zeros(c, d))
             self.register_buffer("scale_tril", torch.eye(d).repeat(c, 1, 1))  # Cholesky factor of Sigma_c
+            self.register_buffer("running", torch.zeros(c + 1 + c * d + c * d * d, dtype=torch.float64))
         else:
             n, k = self.support.n_sites, self.support.n_symbols
             self.register_buffer("log_theta", torch.full((c, n, k), -math.log(k)))
+            self.register_buffer("running", torch.zeros(c + 1 + c * n * k, dtype=torch.float64))
 
     @property
     def dtype(self) -> torch.dtype:
@@ -140,6 +165,9 @@ class Mixture(GenerativeModel):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {}  # closed-form updates only
 
+    def prepare(self, train: Tensor, generator: torch.Generator) -> None:
+        self.train_size.fill_(int(train.shape[0]))
+
     def training_step(self, x: Tensor, step: Step) -> Iterator[Update]:
         x = self.check_outcomes(x)
         with torch.no_grad():
@@ -147,6 +175,13 @@ class Mixture(GenerativeModel):
                 self._initialize(x, step)
             nll = self.em_step(x, step)
         yield Update(None, log={"loss": nll})
+
+    def stepwise(self, batch_size: int) -> bool:
+        """Whether a training batch of this (rank-local) size takes a stepwise EM step (see the class docstring)."""
+        mode = self.hyperparameters["em"]
+        if mode == "auto":
+            return 0 < batch_size < int(self.train_size)
+        return mode == "stepwise"
 
     def em_step(self, x: Tensor, step: Step | None = None) -> Tensor:
         """One EM step on batch x (statistics summed over ranks); returns the batch's mean NLL before the step."""
@@ -160,23 +195,40 @@ class Mixture(GenerativeModel):
                 [resp.sum(0), log_px.sum().reshape(1), torch.tensor([x.shape[0]], dtype=resp.dtype, device=resp.device)]
             )
         )
-        nk, n_total = stats[:-2], stats[-1]
-        nll = -stats[-2] / n_total
+        nll = -stats[-2] / stats[-1]
+        # The sufficient statistics of the batch, flat: responsibility sums, n, then the family's own.
+        if isinstance(self.support, Vectors):
+            s1 = resp.T @ x  # (C, d)
+            s2 = torch.einsum("nc,ni,nj->cij", resp, x, x)  # (C, d, d)
+            family = torch.cat([s1.reshape(-1), s2.reshape(-1)])
+        else:
+            one_hot = nn.functional.one_hot(x, self.support.n_symbols).to(resp.dtype)
+            family = torch.einsum("nc,njk->cjk", resp, one_hot).reshape(-1)
+        flat = torch.cat([stats[:-2], stats[-1:], total(family)])
+        if self.stepwise(x.shape[0]):
+            eta = float(int(self.em_steps) + 1) ** -self.hyperparameters["step_decay"]  # 1 at the first step
+            self.running.mul_(1 - eta).add_(flat.double(), alpha=eta)
+            self.em_steps.add_(1)
+            flat = self.running.to(flat.dtype)
+        self._m_step(flat)
+        return nll
+
+    def _m_step(self, flat: Tensor) -> None:
+        """Parameters from flat sufficient statistics (responsibility sums, n, then x and x x^T sums or counts)."""
+        c = self.log_weights.shape[0]
+        nk, n_total, family = flat[:c], flat[c], flat[c + 1 :]
         self.log_weights.copy_((nk.clamp_min(1e-300) / n_total).log())
         if isinstance(self.support, Vectors):
-            self._gaussian_m_step(x, resp, nk, total)
+            d = self.support.dim
+            self._gaussian_m_step(family[: c * d].reshape(c, d), family[c * d :].reshape(c, d, d), nk)
         else:
-            counts = torch.einsum("nc,njk->cjk", resp, nn.functional.one_hot(x, self.support.n_symbols).to(resp.dtype))
-            counts = total(counts) + self.hyperparameters["smoothing"]
+            counts = family.reshape(self.log_theta.shape) + self.hyperparameters["smoothing"]
             norm = counts.sum(-1, keepdim=True)
             # A component with no weight and no smoothing keeps its old tables (0/0 otherwise).
             self.log_theta.copy_(torch.where(norm > 0, counts.clamp_min(1e-300).log() - norm.log(), self.log_theta))
-        return nll
 
-    def _gaussian_m_step(self, x: Tensor, resp: Tensor, nk: Tensor, total: Any) -> None:
+    def _gaussian_m_step(self, s1: Tensor, s2: Tensor, nk: Tensor) -> None:
         d = self.support.dim
-        s1 = total(resp.T @ x)  # (C, d)
-        s2 = total(torch.einsum("nc,ni,nj->cij", resp, x, x))  # (C, d, d)
         safe = nk.clamp_min(1e-12)
         means = s1 / safe[:, None]
         cov = s2 / safe[:, None, None] - means.unsqueeze(2) * means.unsqueeze(1)
