@@ -14,6 +14,7 @@ from qgen.errors import MetricError, OutcomeError, QgenError
 from qgen.strings import (
     MAX_ENUMERATION,
     all_outcomes,
+    as_outcome_array,
     as_outcomes,
     enumeration_size,
     positive_int,
@@ -68,13 +69,32 @@ def test_as_outcomes_accepts_integers_of_any_kind():
         (np.array([["a", "b", "c"]]), "integers"),
         (np.zeros((2, 4), dtype=int), r"shape \(n, 3\)"),
         (np.zeros((2, 3, 1), dtype=int), r"shape \(n, 3\)"),
-        (np.array([[0, 1, 4]]), r"\[0, 4\), got values in \[0, 4\]"),
+        (np.array([[0, 1, 4]]), r"expected values in \[0, 4\), found value 4 at row 0, column 2"),
+        (torch.tensor([[0, 1, 2], [0, -1, 2]]), "value -1 at row 1, column 1"),
         (np.array([[0, -1, 2]]), r"\[0, 4\)"),
     ],
 )
 def test_as_outcomes_refuses_with_one_error_class(bad, match):
     with pytest.raises(OutcomeError, match=match):
         as_outcomes(bad, 3, 4)
+
+
+def test_as_outcome_array_is_the_same_check_in_storage_form():
+    x = np.array([[0, 3], [2, 1]], dtype=np.uint8)
+    assert as_outcome_array(x, 2, 4, dtype=np.uint8) is x  # already stored: no copy
+    assert as_outcome_array(x.astype(np.int64), None, 4).dtype == np.int64  # dtype=None keeps the input's
+    assert as_outcome_array(torch.from_numpy(x), 2, 4, dtype=np.uint8).tolist() == x.tolist()
+    for bad in (np.array([[0, 4]]), [[0.0, 1.0]], [0, 1], np.zeros((1, 3), dtype=int)):
+        with pytest.raises(OutcomeError, match="MeasurementData: bases: expected"):
+            as_outcome_array(bad, 2, 4, name="MeasurementData: bases")
+    with pytest.raises(OutcomeError, match="300 symbols do not fit dtype uint8"):
+        as_outcome_array(x, 2, 300, dtype=np.uint8)
+
+
+def test_a_model_batch_refuses_a_lone_string():
+    assert as_outcomes([1, 2], 2, 4).shape == (1, 2)
+    with pytest.raises(OutcomeError, match=r"shape \(n, 2\), found \(2,\)"):
+        as_outcomes([1, 2], 2, 4, single=False)
 
 
 def test_positive_int():

@@ -13,7 +13,7 @@ import numpy as np
 from qgen.data.fields import check_consistency
 from qgen.errors import DataFormatError, MetricError
 from qgen.measurement.povm import POVM
-from qgen.strings import MAX_ENUMERATION
+from qgen.strings import as_outcome_array, enumeration_size, string_index
 from qgen.version import __version__
 
 if TYPE_CHECKING:
@@ -66,27 +66,6 @@ def _as_seed(seed: Any, where: str) -> int | None:
     return int(seed)
 
 
-def _first_bad(values: np.ndarray, high: int, row_offset: int = 0) -> str:
-    """Where the first value outside [0, high) sits in a 2-D integer array (rows counted from row_offset)."""
-    row, col = np.argwhere((values < 0) | (values >= high))[0]
-    return f"value {values[row, col]} at row {row + row_offset}, column {col}"
-
-
-def _as_codes(values: Any, high: int, where: str, name: str, n_qubits: int | None = None) -> np.ndarray:
-    """A (n, N) uint8 array of integers in [0, high), checked; uint8 input is returned without a copy."""
-    arr = values if isinstance(values, np.ndarray) else np.asarray(values)
-    if arr.dtype.kind not in "iu":
-        raise DataFormatError(f"{where}: {name}: expected integers in [0, {high}), found dtype {arr.dtype}")
-    if arr.ndim != 2:
-        raise DataFormatError(f"{where}: {name}: expected a 2-D array (n_samples, n_qubits), found shape {arr.shape}")
-    if n_qubits is not None and arr.shape[1] != n_qubits:
-        raise DataFormatError(f"{where}: {name}: expected {n_qubits} columns (one per qubit), found {arr.shape[1]}")
-    # One pass for unsigned input (the usual uint8), which cannot go below zero.
-    if arr.size and ((arr.dtype.kind == "i" and arr.min() < 0) or arr.max() >= high):
-        raise DataFormatError(f"{where}: {name}: expected values in [0, {high}), found {_first_bad(arr, high)}")
-    return arr if arr.dtype == np.uint8 else arr.astype(np.uint8)
-
-
 def _as_reference(ref: Any, where: str, prefix: str = "reference") -> dict[str, Any]:
     """Exact reference values as a tree of numeric numpy arrays (scalars become 0-d arrays)."""
     if not isinstance(ref, dict):
@@ -131,6 +110,10 @@ class MeasurementData:
         bases: (n_samples, N) measurement settings of imported Pauli-basis data (0 = Z, 1 = X, 2 = Y), or None.
         extra: further JSON-able metadata (an importer's notes, for example).
 
+    Raises:
+        OutcomeError: outcomes or bases are not integer strings in range (the one check, `qgen.strings`).
+        DataFormatError: any other field is malformed, or the fields disagree with each other.
+
     Example:
         >>> data = MeasurementData(np.array([[0, 3], [1, 2]]), POVM.named("pauli4"))
         >>> data.n_samples, data.n_qubits, data.n_outcomes, data.povm_name
@@ -158,11 +141,15 @@ class MeasurementData:
                 f"{where}: ideal_povm: expected {self.povm.n_outcomes} elements like povm, "
                 f"found {self.ideal_povm.n_outcomes}"
             )
-        self.outcomes = _as_codes(self.outcomes, self.povm.n_outcomes, where, "outcomes")
+        # Validated in their own dtype; the cast to the uint8 storage waits for check_consistency, which refuses
+        # a POVM too wide for uint8 instead of wrapping its symbols.
+        self.outcomes = as_outcome_array(self.outcomes, None, self.povm.n_outcomes, name=f"{where}: outcomes")
         if self.outcomes.shape[1] < 1:
             raise DataFormatError(f"{where}: outcomes: expected at least one qubit (column), found none")
         if self.bases is not None:
-            self.bases = _as_codes(self.bases, len(BASIS_LETTERS), where, "bases", self.outcomes.shape[1])
+            self.bases = as_outcome_array(
+                self.bases, self.outcomes.shape[1], len(BASIS_LETTERS), name=f"{where}: bases", dtype=np.uint8
+            )
             if self.bases.shape != self.outcomes.shape:
                 raise DataFormatError(
                     f"{where}: bases: expected shape {self.outcomes.shape} like outcomes, found {self.bases.shape}"
@@ -180,6 +167,7 @@ class MeasurementData:
                 raise DataFormatError(f"{where}: {name}: expected a string without NUL characters, found {value!r}")
         self.reference = _as_reference(self.reference, where)
         check_consistency(self, where)
+        self.outcomes = self.outcomes.astype(np.uint8, copy=False)
 
     @classmethod
     def _trusted(cls, **fields: Any) -> MeasurementData:
@@ -293,15 +281,10 @@ class MeasurementData:
 
     def empirical_distribution(self) -> np.ndarray:
         """Relative frequencies of all K^N outcome strings, shape (K^N,), site 0 the most significant digit."""
-        k, n = self.n_outcomes, self.n_qubits
-        if k**n > MAX_ENUMERATION:
-            raise MetricError(f"empirical_distribution: K^N = {k}^{n} strings exceeds the limit {MAX_ENUMERATION}")
+        total = enumeration_size(self.n_outcomes, self.n_qubits, error=MetricError)
         if self.n_samples == 0:
             raise MetricError("empirical_distribution: the data set has no samples")
-        index = np.zeros(self.n_samples, dtype=np.int64)
-        for i in range(n):  # loop over sites, batch over samples
-            index = index * k + self.outcomes[:, i]
-        return np.bincount(index, minlength=k**n) / self.n_samples
+        return np.bincount(string_index(self.outcomes, self.n_outcomes), minlength=total) / self.n_samples
 
     def summary(self) -> str:
         """A readable multi-line description (what `qgen info` prints)."""

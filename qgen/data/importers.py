@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from qgen.data.dataset import BASIS_LETTERS, BasisSamplingWarning, MeasurementData
-from qgen.errors import DataFormatError
+from qgen.errors import DataFormatError, OutcomeError
 from qgen.measurement.povm import POVM
+from qgen.strings import as_outcome_array
 
 __all__ = [
     "import_qucumber",
@@ -227,18 +228,10 @@ def import_outcomes(path: str | os.PathLike, povm: POVM | str, *, n_qubits: int 
             raise DataFormatError(f"{path}: no such file") from None
         except (OSError, ValueError, EOFError) as exc:
             raise DataFormatError(f"{path}: expected a .npy array of integers, cannot read it ({exc})") from None
-        if not isinstance(values, np.ndarray) or values.dtype.kind not in "iu" or values.ndim != 2:
-            raise DataFormatError(
-                f"{path}: expected a 2-D integer array (n_samples, n_qubits), "
-                f"found dtype {values.dtype} and shape {values.shape}"
-            )
-        bad = (values < 0) | (values >= k)
-        if bad.any():
-            row, col = np.argwhere(bad)[0]
-            raise DataFormatError(
-                f"{path}: row {row}, column {col}: expected an integer in [0, {k}) for POVM {povm.name!r}, "
-                f"found {values[row, col]}"
-            )
+        try:
+            values = as_outcome_array(values, None, k, name=f"{path}: outcomes for POVM {povm.name!r}")
+        except OutcomeError as exc:
+            raise DataFormatError(str(exc)) from None  # the file is malformed: the error of a bad data file
     else:
         values = _parse_integers(path, k, f"integer outcomes in [0, {k}), one shot per line")
     if n_qubits is not None and values.shape[1] != n_qubits:

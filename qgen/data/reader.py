@@ -10,11 +10,12 @@ from typing import Any
 import h5py
 import numpy as np
 
-from qgen.data.dataset import BASIS_LETTERS, MeasurementData, _first_bad
+from qgen.data.dataset import BASIS_LETTERS, MeasurementData
 from qgen.data.fields import check_consistency
 from qgen.data.writer import FORMAT_NAME, FORMAT_VERSION, NO_SEED
 from qgen.errors import DataFormatError, POVMError
 from qgen.measurement.povm import POVM
+from qgen.strings import first_outside
 
 __all__ = ["load"]
 
@@ -110,7 +111,7 @@ class _Reader:
             if not mmap:
                 ds.read_direct(out, block, block)
             if out[block].max() >= high:
-                raise self.fail(f"expected values in [0, {high}), found {_first_bad(out[block], high, start)}")
+                raise self.fail(f"expected values in [0, {high}), found {first_outside(out[block], high, start)}")
         return out
 
     def reference(self, group: h5py.Group) -> dict[str, Any]:

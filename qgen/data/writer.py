@@ -14,10 +14,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from qgen.data.dataset import BASIS_LETTERS, MeasurementData, _as_codes, _now, _qgen_version
+from qgen.data.dataset import BASIS_LETTERS, MeasurementData, _now, _qgen_version
 from qgen.errors import DataFormatError
 from qgen.files import AtomicFile, FileWriteError
 from qgen.measurement.povm import POVM
+from qgen.strings import as_outcome_array
 
 __all__ = ["save", "MeasurementWriter", "FORMAT_NAME", "FORMAT_VERSION", "NO_SEED"]
 
@@ -241,11 +242,13 @@ class MeasurementWriter:
         if self._file is None:
             raise DataFormatError(f"{self.path}: append: the writer is not open (use it in a `with` block)")
         n_qubits, k = self._meta.n_qubits, self._meta.n_outcomes
-        chunk = _as_codes(outcomes, k, str(self.path), "outcomes chunk", n_qubits)
+        chunk = as_outcome_array(outcomes, n_qubits, k, name=f"{self.path}: outcomes chunk", dtype=np.uint8)
         if self.with_bases != (bases is not None):
             raise DataFormatError(f"{self.path}: bases: expected with every chunk iff the writer has with_bases=True")
         if bases is not None:
-            bases = _as_codes(bases, len(BASIS_LETTERS), str(self.path), "bases chunk", n_qubits)
+            bases = as_outcome_array(
+                bases, n_qubits, len(BASIS_LETTERS), name=f"{self.path}: bases chunk", dtype=np.uint8
+            )
             if bases.shape != chunk.shape:
                 raise DataFormatError(f"{self.path}: bases chunk: expected shape {chunk.shape}, found {bases.shape}")
         start, stop = self.n_samples, self.n_samples + chunk.shape[0]

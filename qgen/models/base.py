@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from qgen.errors import ModelError, OutcomeError
-from qgen.strings import as_outcomes
+from qgen.strings import as_outcomes, positive_int
 
 if TYPE_CHECKING:
     from qgen.estimate import Estimate
@@ -38,12 +38,6 @@ LIKELIHOODS = ("exact", "lower_bound", "unnormalized", "none")
 SAMPLINGS = ("exact", "mcmc")
 
 
-def _positive_int(value: Any, label: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ModelError(f"{label} must be an integer >= {low}, got {value!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Strings:
     """Strings of `n_sites` symbols out of `n_symbols`: (n, N) integer batches with values in [0, K).
@@ -57,8 +51,10 @@ class Strings:
     n_symbols: int
 
     def __post_init__(self) -> None:
-        _positive_int(self.n_sites, "n_qubits (string length)")
-        _positive_int(self.n_symbols, "n_outcomes (symbols per site)", low=2)
+        # Stored as Python ints (numpy integers are accepted), so `config` writes plain JSON.
+        object.__setattr__(self, "n_sites", positive_int(self.n_sites, "n_qubits (string length)", error=ModelError))
+        n_symbols = positive_int(self.n_symbols, "n_outcomes (symbols per site)", minimum=2, error=ModelError)
+        object.__setattr__(self, "n_symbols", n_symbols)
 
     def check(self, x: Any, device: torch.device | None = None) -> Tensor:
         """Validate a batch and return it as an (n, N) int64 tensor (on `device`, if given).
@@ -66,13 +62,8 @@ class Strings:
         Raises:
             OutcomeError: not integers, not of shape (n, N), or a value outside [0, K).
         """
-        if not isinstance(x, Tensor) and not hasattr(x, "__array__") and not isinstance(x, (list, tuple)):
-            raise OutcomeError(f"outcomes must be an integer tensor of shape (n, {self.n_sites}), got {type(x)}")
-        if isinstance(x, Tensor) and x.dtype == torch.bool:
-            raise OutcomeError("outcomes must be integers, got dtype torch.bool")
-        if getattr(x, "ndim", 2) != 2:  # a model takes batches only; a lone (N,) string is ambiguous here
-            raise OutcomeError(f"outcomes must have shape (n, {self.n_sites}), got {tuple(x.shape)}")
-        return as_outcomes(x, self.n_sites, self.n_symbols, device)
+        # A model takes batches only: a lone (N,) string is ambiguous here.
+        return as_outcomes(x, self.n_sites, self.n_symbols, device, single=False)
 
     @property
     def config(self) -> dict[str, int]:
@@ -91,7 +82,7 @@ class Vectors:
     dim: int
 
     def __post_init__(self) -> None:
-        _positive_int(self.dim, "dim")
+        object.__setattr__(self, "dim", positive_int(self.dim, "dim", error=ModelError))
 
     def check(self, x: Any, device: torch.device | None = None, dtype: torch.dtype | None = None) -> Tensor:
         """Validate a batch and return it as an (n, dim) floating tensor.
@@ -226,8 +217,8 @@ class GenerativeModel(nn.Module, metaclass=ABCMeta):
             if n_outcomes is not None:
                 raise ModelError("give either a support or (n_qubits, n_outcomes), not both")
         else:
-            _positive_int(support, "n_qubits")
-            _positive_int(n_outcomes, "n_outcomes", low=2)
+            positive_int(support, "n_qubits", error=ModelError)
+            positive_int(n_outcomes, "n_outcomes", minimum=2, error=ModelError)
             support = Strings(support, n_outcomes)
         likelihood = getattr(type(self), "likelihood", None)
         if likelihood not in LIKELIHOODS:

@@ -18,7 +18,7 @@ import qgen.data.reader
 import qgen.data.writer
 import qgen.files
 from qgen.data import NO_SEED, MeasurementData, MeasurementWriter, load, save
-from qgen.errors import DataFormatError, MetricError
+from qgen.errors import DataFormatError, MetricError, OutcomeError
 from qgen.measurement.noise import apply_to_povm, depolarizing
 from qgen.measurement.povm import POVM
 
@@ -365,11 +365,11 @@ def test_stream_writer_discards_everything_on_error(tmp_path: Path):
 
 def test_stream_writer_checks_every_chunk(tmp_path: Path):
     path = tmp_path / "d.h5"
-    with pytest.raises(DataFormatError, match=r"outcomes chunk: expected values in \[0, 4\)"):
+    with pytest.raises(OutcomeError, match=r"d.h5: outcomes chunk: expected values in \[0, 4\)"):
         with MeasurementWriter(path, n_qubits=2, povm=POVM.named("tetra")) as writer:
             writer.append(np.array([[0, 1], [2, 3]]))
             writer.append(np.array([[0, 4]]))
-    with pytest.raises(DataFormatError, match="expected 2 columns"):
+    with pytest.raises(OutcomeError, match=r"outcomes chunk: expected shape \(n, 2\), found \(3, 3\)"):
         with MeasurementWriter(path, n_qubits=2, povm=POVM.named("tetra")) as writer:
             writer.append(np.zeros((3, 3), dtype=np.uint8))
     with pytest.raises(DataFormatError, match="bases"):
@@ -392,15 +392,19 @@ def test_construction_validates_and_normalises():
     assert data.outcomes.dtype == np.uint8 and data.ideal_povm is povm
     assert data.state == {"h": 1.0, "sizes": [1, 2]} and type(data.seed) is int
     assert (data.n_samples, data.n_qubits, data.n_outcomes, data.povm_name) == (2, 2, 4, "pauli4")
-    cases = [
+    # Malformed strings meet the one validator (qgen.strings) and its one error class.
+    strings = [
         ({"outcomes": [[0, 4]]}, r"outcomes: expected values in \[0, 4\), found value 4 at row 0, column 1"),
         ({"outcomes": [[-1, 0]]}, "value -1"),
         ({"outcomes": [[0.0, 1.0]]}, "expected integers"),
-        ({"outcomes": [0, 1]}, "2-D"),
+        ({"outcomes": [0, 1]}, r"outcomes: expected shape \(n, N\), found \(2,\)"),
+        ({"bases": [[0, 3], [1, 1]]}, r"bases: expected values in \[0, 3\)"),
+        ({"bases": [[0, 1, 2]]}, r"bases: expected shape \(n, 2\)"),
+    ]
+    cases = [
         ({"outcomes": np.zeros((3, 0), dtype=np.uint8)}, "at least one qubit"),
         ({"ideal_povm": POVM.named("trine")}, "ideal_povm: expected 4 elements"),
         ({"povm": "pauli4"}, "expected a qgen.POVM"),
-        ({"bases": [[0, 3], [1, 1]]}, r"bases: expected values in \[0, 3\)"),
         ({"bases": [[0, 1]]}, r"bases: expected shape \(2, 2\)"),
         ({"created": "2024\x00"}, "created: expected a string without NUL"),
         ({"povm": POVM(povm.elements, name="a\x00b")}, "povm.name"),
@@ -411,10 +415,11 @@ def test_construction_validates_and_normalises():
         ({"reference": {"a/b": 1.0}}, "not a valid HDF5 name"),
         ({"reference": {"mps": {"label": "abc"}}}, "reference/mps/label: expected a numeric array"),
     ]
-    for change, message in cases:
-        kwargs = {"outcomes": [[0, 3], [1, 2]], "povm": povm} | change
-        with pytest.raises(DataFormatError, match=message):
-            MeasurementData(**kwargs)
+    for error, table in ((OutcomeError, strings), (DataFormatError, cases)):
+        for change, message in table:
+            kwargs = {"outcomes": [[0, 3], [1, 2]], "povm": povm} | change
+            with pytest.raises(error, match=message):
+                MeasurementData(**kwargs)
 
 
 def test_subset_and_split():

@@ -191,10 +191,10 @@ def test_import_outcomes_from_text_and_npy(tmp_path: Path):
 @pytest.mark.parametrize(
     "array, message",
     [
-        (np.array([[0, 1], [2, 5]]), r"row 1, column 1: expected an integer in \[0, 4\) for POVM 'pauli4', found 5"),
+        (np.array([[0, 1], [2, 5]]), r"POVM 'pauli4': expected values in \[0, 4\), found value 5 at row 1, column 1"),
         (np.array([[0, 1], [-1, 0]]), "row 1, column 0"),
-        (np.zeros((3, 2)), "expected a 2-D integer array .* found dtype float64"),
-        (np.zeros(3, dtype=int), r"shape \(3,\)"),
+        (np.zeros((3, 2)), r"expected integers in \[0, 4\), found dtype float64"),
+        (np.zeros(3, dtype=int), r"expected shape \(n, N\), found \(3,\)"),
     ],
 )
 def test_import_outcomes_npy_errors(tmp_path: Path, array: np.ndarray, message: str):
