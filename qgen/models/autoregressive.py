@@ -47,19 +47,25 @@ class AutoregressiveModel(MaximumLikelihood):
         *,
         n_conditions: int = 0,
         condition_names: Sequence[str] | None = None,
+        condition_table: Sequence[Sequence[float]] | None = None,
     ) -> None:
         super().__init__(n_qubits, n_outcomes)
-        if n_conditions or condition_names is not None:
+        if n_conditions or condition_names is not None or condition_table is not None:
             from qgen.models.conditional import enable_conditions
 
-            enable_conditions(self, n_conditions, condition_names)
+            enable_conditions(self, n_conditions, condition_names, condition_table)
 
     @property
     def config(self) -> dict[str, Any]:
-        """As GenerativeModel.config, with n_conditions and condition_names for a conditional model only."""
+        """As GenerativeModel.config; a conditional model adds n_conditions, condition_names and its table
+        (so a checkpoint or file rebuilds a model whose rows' indices mean what they meant in training)."""
         config = super().config
         if self.n_conditions:
-            config.update(n_conditions=self.n_conditions, condition_names=list(self.condition_names))
+            config.update(
+                n_conditions=self.n_conditions,
+                condition_names=list(self.condition_names),
+                condition_table=self.condition_table.tolist(),
+            )
         return config
 
     def condition_features(self, conditions: Tensor | None) -> Tensor | None:

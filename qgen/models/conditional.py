@@ -18,7 +18,8 @@ one slice per layer). With `n_conditions=0` (the default) none of this exists: t
 How conditions travel through training. The Trainer hands a model (n, d) integer batches and knows nothing of
 conditions, so a conditional model's training rows carry them: a row is the N outcome codes followed by one
 more integer, the index of the row's condition vector in a table the model holds as a buffer
-(`condition_table`, (T, C) float64, saved with the weights). `model.condition_rows(data)` builds the rows and
+(`condition_table`, (T, C) float64; also in `config`, so a checkpoint or model file rebuilds the table before
+any row is checked against it). `model.condition_rows(data)` builds the rows and
 extends the table with any condition it has not seen; the model's `support` is then a `ConditionalStrings`
 that validates such rows. To evaluate at one condition, `model.at(h=0.93)` is a plain model of N-symbol
 strings (an `AtCondition` view sharing the weights) that every metric takes as it is.
@@ -128,13 +129,16 @@ class ConditionEncoder(nn.Module):
         return self.net(conditions.to(self.net[0].weight.dtype))
 
 
-def enable_conditions(model: AutoregressiveModel, n_conditions: Any, condition_names: Any) -> None:
-    """Make `model` conditional on C = n_conditions values (a no-op for 0): names, empty table, row support.
+def enable_conditions(
+    model: AutoregressiveModel, n_conditions: Any, condition_names: Any, condition_table: Any = None
+) -> None:
+    """Make `model` conditional on C = n_conditions values (a no-op for 0): names, table, row support.
 
     Args:
         model: the model being constructed.
         n_conditions: C >= 0; 0 with names given means len(names).
         condition_names: None (names c0, c1, ...) or C distinct non-empty strings, e.g. ["h"].
+        condition_table: None (empty) or the (T, C) condition vectors that training rows index.
     """
     if isinstance(n_conditions, bool) or not isinstance(n_conditions, int) or n_conditions < 0:
         raise ModelError(f"n_conditions must be an integer >= 0, got {n_conditions!r}")
@@ -150,11 +154,18 @@ def enable_conditions(model: AutoregressiveModel, n_conditions: Any, condition_n
         elif len(names) != n_conditions:
             raise ModelError(f"{len(names)} condition_names {list(names)} for n_conditions={n_conditions}")
     if n_conditions == 0:
+        if condition_table is not None:
+            raise ModelError("condition_table needs n_conditions >= 1")
         return
     model.n_conditions = n_conditions
     model.condition_names = names or tuple(f"c{i}" for i in range(n_conditions))
     model.register_buffer("condition_table", torch.zeros(0, n_conditions, dtype=torch.float64))
     model.support = ConditionalStrings(model.n_qubits, model.n_outcomes, n_conditions=n_conditions, n_table=0)
+    if condition_table is not None:
+        table = _as_float_matrix(condition_table, n_conditions, "condition_table")
+        if len(torch.unique(table, dim=0)) != len(table):
+            raise ModelError("condition_table must not repeat a condition vector")
+        set_condition_table(model, table)
 
 
 def set_condition_table(model: AutoregressiveModel, table: Tensor) -> None:

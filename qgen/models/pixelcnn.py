@@ -71,6 +71,7 @@ class PixelCNN(AutoregressiveModel):
         n_conditions: C, the length of a condition vector c (0: not conditional); e(c), a learned embedding,
             is added to every position's input features (qgen.models.conditional).
         condition_names: the conditions' names (e.g. ["h"]), for `at(h=...)` and reports.
+        condition_table: the (T, C) condition vectors that training rows index (`condition_rows` fills it).
 
     Example:
         >>> model = PixelCNN(n_qubits=10, n_outcomes=4, channels=8)
@@ -90,8 +91,15 @@ class PixelCNN(AutoregressiveModel):
         n_layers: int | None = None,
         n_conditions: int = 0,
         condition_names: Sequence[str] | None = None,
+        condition_table: Sequence[Sequence[float]] | None = None,
     ) -> None:
-        super().__init__(n_qubits, n_outcomes, n_conditions=n_conditions, condition_names=condition_names)
+        super().__init__(
+            n_qubits,
+            n_outcomes,
+            n_conditions=n_conditions,
+            condition_names=condition_names,
+            condition_table=condition_table,
+        )
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise ModelError(f"channels must be a positive integer, got {channels!r}")
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 2:

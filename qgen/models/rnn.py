@@ -32,6 +32,7 @@ class RNN(AutoregressiveModel):
         n_conditions: C, the length of a condition vector c (0: not conditional); tanh e(c), a learned
             embedding, is every layer's initial hidden state (qgen.models.conditional).
         condition_names: the conditions' names (e.g. ["h"]), for `at(h=...)` and reports.
+        condition_table: the (T, C) condition vectors that training rows index (`condition_rows` fills it).
 
     Example:
         >>> model = RNN(n_qubits=4, n_outcomes=4, hidden_size=8)
@@ -51,8 +52,15 @@ class RNN(AutoregressiveModel):
         hidden_size: int = 100,
         n_conditions: int = 0,
         condition_names: Sequence[str] | None = None,
+        condition_table: Sequence[Sequence[float]] | None = None,
     ) -> None:
-        super().__init__(n_qubits, n_outcomes, n_conditions=n_conditions, condition_names=condition_names)
+        super().__init__(
+            n_qubits,
+            n_outcomes,
+            n_conditions=n_conditions,
+            condition_names=condition_names,
+            condition_table=condition_table,
+        )
         if cell not in ("gru", "lstm"):
             raise ModelError(f"cell must be 'gru' or 'lstm', got {cell!r}")
         for label, value in (("n_layers", n_layers), ("hidden_size", hidden_size)):

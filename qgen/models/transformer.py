@@ -86,6 +86,7 @@ class Transformer(AutoregressiveModel):
         n_conditions: C, the length of a condition vector c (0: not conditional); e(c), a learned embedding,
             is added to every position's input (qgen.models.conditional).
         condition_names: the conditions' names (e.g. ["h"]), for `at(h=...)` and reports.
+        condition_table: the (T, C) condition vectors that training rows index (`condition_rows` fills it).
 
     Example:
         >>> model = Transformer(n_qubits=6, n_outcomes=4, d_model=16, n_heads=2, n_layers=1)
@@ -106,8 +107,15 @@ class Transformer(AutoregressiveModel):
         dropout: float = 0.0,
         n_conditions: int = 0,
         condition_names: Sequence[str] | None = None,
+        condition_table: Sequence[Sequence[float]] | None = None,
     ) -> None:
-        super().__init__(n_qubits, n_outcomes, n_conditions=n_conditions, condition_names=condition_names)
+        super().__init__(
+            n_qubits,
+            n_outcomes,
+            n_conditions=n_conditions,
+            condition_names=condition_names,
+            condition_table=condition_table,
+        )
         for label, value in (("d_model", d_model), ("n_heads", n_heads), ("n_layers", n_layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ModelError(f"{label} must be a positive integer, got {value!r}")
