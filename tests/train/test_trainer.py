@@ -192,8 +192,7 @@ _DDP_SCRIPT = textwrap.dedent(
     """
     import os, sys, torch
     from qgen.models import build
-    from qgen.train.data import split
-from qgen.train.trainer import Trainer
+    from qgen.train.trainer import Trainer
     g = torch.Generator().manual_seed(0)
     data = torch.randint(0, 4, (1000, 4), generator=g)
     model = build("rnn", n_qubits=4, n_outcomes=4, hidden_size=16, n_layers=1, seed=0)
@@ -234,8 +233,7 @@ _KILLED_SCRIPT = textwrap.dedent(
     """
     import os, signal, sys, torch
     from qgen.models import build
-    from qgen.train.data import split
-from qgen.train.trainer import Trainer
+    from qgen.train.trainer import Trainer
     data = torch.randint(0, 4, (600, 4), generator=torch.Generator().manual_seed(0))
     model = build("rnn", n_qubits=4, n_outcomes=4, hidden_size=8, n_layers=1, seed=0)
     def die(trainer, epoch):
