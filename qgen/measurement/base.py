@@ -5,14 +5,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import torch
 
 from qgen.devices import resolve_device
 from qgen.errors import StateError
 from qgen.measurement.noise import Channel, apply_to_povm, spec_of
 from qgen.measurement.povm import POVM
-from qgen.strings import all_outcomes
+from qgen.strings import all_outcomes, positive_int
 
 if TYPE_CHECKING:
     from qgen.states.base import State
@@ -74,9 +73,7 @@ class Measurement(ABC):
         return torch.cat([self.prob(strings[i : i + chunk]) for i in range(0, len(strings), chunk)])
 
     def _check_n(self, n: Any) -> int:
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise StateError(f"number of samples must be a non-negative integer, got {n!r}")
-        return int(n)
+        return positive_int(n, "number of samples", minimum=0, error=StateError)
 
     def __repr__(self) -> str:
         noise = f", noise={self.noise!r}" if self.noise is not None else ""

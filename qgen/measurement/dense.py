@@ -13,7 +13,7 @@ from qgen.measurement.base import Measurement
 from qgen.measurement.noise import Channel
 from qgen.measurement.povm import POVM
 from qgen.seeding import as_generator, uniform
-from qgen.strings import MAX_ENUMERATION, as_outcomes
+from qgen.strings import MAX_ENUMERATION, as_outcomes, enumeration_size, strings_at
 
 if TYPE_CHECKING:
     from qgen.measurement.mps import MPSMeasurement
@@ -27,9 +27,10 @@ _CHUNK_BYTES = 1 << 22
 # Largest table of shared prefixes (bytes): the contraction of the first sites with every combination of
 # rank-1 pieces, computed once and shared by all strings.
 _PREFIX_BYTES = 1 << 24
-# Largest outcome space sampled by inverting the cumulative table of all K^N probabilities; larger spaces
-# are sampled through the state's exact MPS (pure states) or site by site (mixed states).
-_TABLE_SAMPLING_LIMIT = 1 << 22
+# Largest outcome space sampled by inverting the cumulative table of all K^N probabilities (a memory policy:
+# 2^22 strings, a 32 MiB float64 table, a sixteenth of the one enumeration limit); larger spaces are sampled
+# through the state's exact MPS (pure states) or site by site (mixed states).
+_TABLE_SAMPLING_LIMIT = MAX_ENUMERATION // 16
 # Working memory of one chunk of the mixed-state site-by-site sampler (bytes).
 _SAMPLING_BYTES = 1 << 27
 # Peak memory of an exact enumeration of all K^N probabilities (bytes).
@@ -203,8 +204,7 @@ class DenseMeasurement(Measurement):
         if self._table is not None:
             return self._table
         k, n, d, r = self.n_outcomes, self.n_qubits, self._dim, self._rank
-        if k**n > MAX_ENUMERATION:
-            raise StateError(f"{k}^{n} outcome strings are too many to enumerate; use log_prob on batches")
+        enumeration_size(k, n, error=StateError)
         if _branching_bytes(k * r, d, n) > _ENUMERATION_BYTES:
             # A noisy (rank-2) POVM doubles the ket branches per site; the density form stays at K^N.
             if self._pure and _branching_bytes(k, 4, n) <= _ENUMERATION_BYTES:
@@ -264,9 +264,7 @@ class DenseMeasurement(Measurement):
     def _sample_table(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
         cdf = torch.cumsum(self.probabilities(), 0)
         idx = torch.searchsorted(cdf, uniform((n,), generator, self.device) * cdf[-1], right=True)
-        idx = idx.clamp_max(len(cdf) - 1)
-        powers = self.n_outcomes ** torch.arange(self.n_qubits - 1, -1, -1, device=self.device)
-        return (idx.unsqueeze(1) // powers) % self.n_outcomes
+        return strings_at(idx.clamp_max(len(cdf) - 1), self.n_outcomes, self.n_qubits)
 
     def _sample_sites(self, b: int, generator: torch.Generator | None) -> torch.Tensor:
         """Ancestral sampling: P(a_k | a_<k) from the partially contracted state, for b strings at once."""

@@ -33,7 +33,7 @@ from qgen.errors import StateError
 from qgen.measurement.base import Measurement
 from qgen.measurement.noise import Channel
 from qgen.measurement.povm import POVM
-from qgen.strings import as_outcomes
+from qgen.strings import as_outcomes, positive_int
 
 if TYPE_CHECKING:
     from qgen.measurement.mps_kernels import KernelSampler
@@ -130,7 +130,9 @@ class MPSMeasurement(Measurement):
             auto = _KERNEL_CHUNK_FLOATS // (chi * (2 * (2 if self._real else 4) + 4) + self.n_qubits)
         else:
             auto = _CHUNK_FLOATS // (chi * (6 + 2 * len(parent)) + self.n_qubits)
-        self.chunk_size = int(chunk_size) if chunk_size else max(256, auto)
+        if chunk_size is not None:
+            auto = positive_int(chunk_size, "chunk_size", error=StateError)
+        self.chunk_size = auto if chunk_size is not None else max(256, auto)
         # log_prob works in chunks of strings whose temporaries fit in the cache (4 MiB): a few real-stacked
         # (chi) vectors per string on the rank-1 path, a few complex (chi, chi) environments under noise.
         per_string = 8 * (24 * chi + self.n_qubits) if self.rank_one else 16 * (4 * chi * chi + 2 * chi)
@@ -249,9 +251,7 @@ class MPSMeasurement(Measurement):
         state, for any chunk size and thread count.
         """
         n = self._check_n(n)
-        step = int(chunk_size) if chunk_size else self.chunk_size
-        if step < 1:
-            raise StateError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        step = self.chunk_size if chunk_size is None else positive_int(chunk_size, "chunk_size", error=StateError)
         sizes = [min(step, n - start) for start in range(0, n, step)]
         if not self._use_kernel():
             for size in sizes:

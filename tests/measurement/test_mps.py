@@ -129,6 +129,12 @@ def test_sampler_is_deterministic_and_chunkable() -> None:
     assert [len(c) for c in chunks] == [300, 300, 300, 100]
     assert torch.equal(torch.cat(chunks), meas.sample(1000, generator=torch.Generator().manual_seed(1)))
     assert meas.sample(0).shape == (0, 6)
+    # Chunk sizes go through the one positive-integer check: no silent int(2.5) == 2, no 0 meaning "auto".
+    for bad in (0, 2.5, True):
+        with pytest.raises(StateError, match="chunk_size must be an integer >= 1"):
+            next(meas.iter_samples(10, chunk_size=bad))
+        with pytest.raises(StateError, match="chunk_size must be an integer >= 1"):
+            MPSMeasurement(meas.state, "pauli6", chunk_size=bad)
 
 
 @pytest.mark.parametrize("complex_", [True, False])

@@ -145,7 +145,7 @@ def test_bad_outcomes_and_observables_raise():
         m.log_prob(torch.zeros(2, 3))
     with pytest.raises(StateError, match="exactly 3 letters"):
         ghz(3).expectation("XX")
-    with pytest.raises(StateError, match="non-negative integer"):
+    with pytest.raises(StateError, match="number of samples must be an integer >= 0"):
         m.sample(-1)
 
 
