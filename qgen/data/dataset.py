@@ -86,6 +86,33 @@ def _as_reference(ref: Any, where: str, prefix: str = "reference") -> dict[str, 
     return out
 
 
+def _as_conditions(values: Any, names: Any, n_samples: int, where: str) -> tuple[np.ndarray | None, list[str]]:
+    """Per-row conditions as a finite float64 (n_samples, C) array with C distinct names (or None and [])."""
+    if values is None:
+        if names:
+            raise DataFormatError(f"{where}: condition_names: given without conditions")
+        return None, []
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iuf":
+        raise DataFormatError(f"{where}: conditions: expected real numbers, found dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim != 2 or arr.shape[0] != n_samples or arr.shape[1] < 1:
+        raise DataFormatError(f"{where}: conditions: expected shape ({n_samples}, C) with C >= 1, found {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise DataFormatError(f"{where}: conditions: expected finite numbers, found NaN or infinity")
+    names = [f"c{i}" for i in range(arr.shape[1])] if names is None or names == [] else names
+    if (
+        isinstance(names, str)
+        or not all(isinstance(s, str) and s and "\x00" not in s for s in names)
+        or len(set(names)) != len(names)
+        or len(names) != arr.shape[1]
+    ):
+        raise DataFormatError(
+            f"{where}: condition_names: expected {arr.shape[1]} distinct non-empty names, found {names!r}"
+        )
+    return arr, list(names)
+
+
 def _povm_check(povm: Any, where: str, name: str) -> POVM:
     if not isinstance(povm, POVM):
         raise DataFormatError(f"{where}: {name}: expected a qgen.POVM, found {type(povm).__name__}")
@@ -109,6 +136,9 @@ class MeasurementData:
             which are HDF5 subgroups (reference["mps"] = {"site_000": ..., ...}).
         bases: (n_samples, N) measurement settings of imported Pauli-basis data (0 = Z, 1 = X, 2 = Y), or None.
         extra: further JSON-able metadata (an importer's notes, for example).
+        conditions: (n_samples, C) float64 per-row conditions of a scan (e.g. the field h each string was
+            measured at), or None; what conditional models train on (qgen.models.conditional).
+        condition_names: the C names of the conditions (e.g. ["h"]; default c0, c1, ...).
 
     Raises:
         OutcomeError: outcomes or bases are not integer strings in range (the one check, `qgen.strings`).
@@ -131,6 +161,8 @@ class MeasurementData:
     reference: dict[str, Any] = field(default_factory=dict)
     bases: np.ndarray | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    conditions: np.ndarray | None = None
+    condition_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         where = "MeasurementData"
@@ -166,6 +198,9 @@ class MeasurementData:
             if not isinstance(value, str) or "\x00" in value:
                 raise DataFormatError(f"{where}: {name}: expected a string without NUL characters, found {value!r}")
         self.reference = _as_reference(self.reference, where)
+        self.conditions, self.condition_names = _as_conditions(
+            self.conditions, self.condition_names, self.outcomes.shape[0], where
+        )
         check_consistency(self, where)
         self.outcomes = self.outcomes.astype(np.uint8, copy=False)
 
@@ -218,6 +253,7 @@ class MeasurementData:
             self,
             outcomes=self.outcomes[rows],
             bases=None if self.bases is None else self.bases[rows],
+            conditions=None if self.conditions is None else self.conditions[rows],
         )
 
     def split(self, fraction: float, seed: int) -> tuple[MeasurementData, MeasurementData]:
@@ -317,6 +353,17 @@ class MeasurementData:
             counts = np.bincount(self.bases.ravel(), minlength=3) / max(self.bases.size, 1)
             shares = ", ".join(f"{b} {c:.1%}" for b, c in zip(BASIS_LETTERS, counts))
             lines.append(f"  bases          per-shot Pauli settings ({shares})")
+        if self.conditions is not None:
+            values = (
+                ", ".join(
+                    f"{name} ({len(np.unique(self.conditions[:, i]))} values in "
+                    f"[{self.conditions[:, i].min():g}, {self.conditions[:, i].max():g}])"
+                    for i, name in enumerate(self.condition_names)
+                )
+                if self.n_samples
+                else ", ".join(self.condition_names)
+            )
+            lines.append(f"  conditions     per-row {values}")
         lines.append(f"  reference      {_describe_reference(self.reference) or 'none'}")
         for i, (key, value) in enumerate(self.extra.items()):
             text = f"{key}: {json.dumps(value)}"

@@ -114,6 +114,29 @@ class _Reader:
                 raise self.fail(f"expected values in [0, {high}), found {first_outside(out[block], high, start)}")
         return out
 
+    def conditions(self, n_samples: int) -> tuple[np.ndarray, list[str]]:
+        """/conditions, float64 (n_samples, C), finite, with C distinct names in its condition_names attribute."""
+        ds = self.dataset("conditions", np.float64, (n_samples, None))
+        text = ds.attrs.get("condition_names")
+        try:
+            names = json.loads(text.decode() if isinstance(text, bytes) else text)
+        except (TypeError, ValueError):
+            names = None
+        if (
+            not isinstance(names, list)
+            or len(names) != ds.shape[1]
+            or not all(isinstance(s, str) and s for s in names)
+            or len(set(names)) != len(names)
+            or not names
+        ):
+            raise self.fail(
+                f"attribute condition_names: expected a JSON list of {ds.shape[1]} distinct names, found {text!r}"
+            )
+        values = ds[()]
+        if not np.all(np.isfinite(values)):
+            raise self.fail("expected finite numbers, found NaN or infinity")
+        return values, names
+
     def reference(self, group: h5py.Group) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, item in group.items():
@@ -202,6 +225,7 @@ def _read(r: _Reader, mmap: bool) -> MeasurementData:
 
     outcomes = r.codes("outcomes", n_samples, n_qubits, povm.n_outcomes, mmap)
     bases = r.codes("bases", n_samples, n_qubits, len(BASIS_LETTERS), False) if "bases" in r.f else None
+    conditions, condition_names = r.conditions(n_samples) if "conditions" in r.f else (None, [])
     reference: dict[str, Any] = {}
     if "reference" in r.f:
         r.field = "/reference"
@@ -220,6 +244,8 @@ def _read(r: _Reader, mmap: bool) -> MeasurementData:
         reference=reference,
         bases=bases,
         extra=extra,
+        conditions=conditions,
+        condition_names=condition_names,
     )
     check_consistency(data, f"file {r.path}")
     return data

@@ -104,6 +104,34 @@ def _create_codes(f: h5py.File, name: str, n_qubits: int, compression: str | Non
     return ds
 
 
+def _create_conditions(f: h5py.File, names: list[str], compression: str | None) -> Any:
+    """/conditions: float64 (n, C), one row per outcome string, growing; its names in a JSON attribute."""
+    ds = f.create_dataset(
+        "conditions",
+        shape=(0, len(names)),
+        maxshape=(None, len(names)),
+        dtype=np.float64,
+        chunks=(max(1, _CHUNK_BYTES // (8 * len(names))), len(names)),
+        compression=compression,
+    )
+    ds.attrs["condition_names"] = json.dumps(names)
+    return ds
+
+
+def _as_condition_chunk(values: Any, n: int, n_conditions: int, where: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind not in "iuf":
+        raise DataFormatError(f"{where}: expected real numbers, found dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.shape == (n_conditions,):  # one condition for every string of the chunk
+        arr = np.broadcast_to(arr, (n, n_conditions))
+    if arr.shape != (n, n_conditions):
+        raise DataFormatError(f"{where}: expected shape ({n}, {n_conditions}) or ({n_conditions},), found {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise DataFormatError(f"{where}: expected finite numbers, found NaN or infinity")
+    return arr
+
+
 def save(
     data: MeasurementData, path: str | os.PathLike, *, compression: str | None = "gzip", chunk_rows: int | None = None
 ) -> None:
@@ -142,6 +170,10 @@ def save(
                 ds = _create_codes(f, "bases", data.n_qubits, compression, chunk_rows)
                 ds.resize(data.n_samples, axis=0)
                 ds[...] = data.bases
+            if data.conditions is not None:
+                ds = _create_conditions(f, data.condition_names, compression)
+                ds.resize(data.n_samples, axis=0)
+                ds[...] = data.conditions
             f.flush()
     except BaseException as exc:
         target.discard()
@@ -163,6 +195,8 @@ class MeasurementWriter:
         povm: the POVM as applied (noise folded in); ideal_povm: the noiseless one (default: `povm`).
         state, noise, seed, reference, extra, created, qgen_version: as in MeasurementData.
         with_bases: whether every chunk comes with its (n, N) measurement settings.
+        condition_names: for a scan, the C names of the per-row conditions (e.g. ["h"]): every chunk then
+            comes with its conditions, (n, C) or one (C,) vector for the whole chunk.
         compression, chunk_rows: as in `save`.
 
     Example:
@@ -195,6 +229,7 @@ class MeasurementWriter:
         with_bases: bool = False,
         compression: str | None = "gzip",
         chunk_rows: int | None = None,
+        condition_names: list[str] | None = None,
     ) -> None:
         self.path = Path(path)
         if isinstance(n_qubits, bool) or not isinstance(n_qubits, int | np.integer) or n_qubits < 1:
@@ -212,6 +247,8 @@ class MeasurementWriter:
             extra=extra or {},
             created=created or _now(),
             qgen_version=qgen_version or _qgen_version(),
+            conditions=None if condition_names is None else np.zeros((0, len(condition_names))),
+            condition_names=[] if condition_names is None else list(condition_names),
         )
         self.with_bases = with_bases
         self.compression = compression
@@ -227,17 +264,20 @@ class MeasurementWriter:
             _create_codes(self._file, "outcomes", self._meta.n_qubits, self.compression, self.chunk_rows)
             if self.with_bases:
                 _create_codes(self._file, "bases", self._meta.n_qubits, self.compression, self.chunk_rows)
+            if self._meta.conditions is not None:
+                _create_conditions(self._file, self._meta.condition_names, self.compression)
         except BaseException:
             self._abort()
             raise
         return self
 
-    def append(self, outcomes: Any, bases: Any = None) -> None:
+    def append(self, outcomes: Any, bases: Any = None, conditions: Any = None) -> None:
         """Add samples at the end.
 
         Args:
             outcomes: (n, N) integers in [0, K).
             bases: (n, N) settings in [0, 3) (0 = Z, 1 = X, 2 = Y); required exactly when `with_bases`.
+            conditions: (n, C) or (C,) conditions; required exactly when the writer has `condition_names`.
         """
         if self._file is None:
             raise DataFormatError(f"{self.path}: append: the writer is not open (use it in a `with` block)")
@@ -251,9 +291,17 @@ class MeasurementWriter:
             )
             if bases.shape != chunk.shape:
                 raise DataFormatError(f"{self.path}: bases chunk: expected shape {chunk.shape}, found {bases.shape}")
+        if (self._meta.conditions is not None) != (conditions is not None):
+            raise DataFormatError(
+                f"{self.path}: conditions: expected with every chunk iff the writer has condition_names"
+            )
+        if conditions is not None:
+            n_conditions = len(self._meta.condition_names)
+            where = f"{self.path}: conditions chunk"
+            conditions = _as_condition_chunk(conditions, chunk.shape[0], n_conditions, where)
         start, stop = self.n_samples, self.n_samples + chunk.shape[0]
         try:
-            for name, values in (("outcomes", chunk), ("bases", bases)):
+            for name, values in (("outcomes", chunk), ("bases", bases), ("conditions", conditions)):
                 if values is not None:
                     self._file[name].resize(stop, axis=0)
                     self._file[name][start:stop] = values
