@@ -45,7 +45,8 @@ class EBM(GenerativeModel):
     uniform noise) by `langevin_steps` unadjusted Langevin steps x <- x - (eps/2) grad E(x) + sqrt(eps) xi, then
     descends E(data) - E(chains) + alpha (E(data)^2 + E(chains)^2). Data are standardised in `prepare`, and the
     chains live in the standardised space. `log_prob` is -E(x) (up to log Z: likelihood "unnormalized");
-    `log_normalizer` integrates exp(-E) on a grid in 1-D and 2-D. Samples are Markov-chain samples ("mcmc"):
+    `log_normalizer` integrates exp(-E) on a grid in 1-D and 2-D and estimates it by importance sampling in any
+    dimension. Samples are Markov-chain samples ("mcmc"):
     `sample_steps` Langevin steps from uniform noise, so they are only as good as the chain's mixing.
 
     Args:
@@ -153,14 +154,32 @@ class EBM(GenerativeModel):
         u = self.langevin(self._noise(n, g), self.hyperparameters["sample_steps"], g)
         return u * self.scale + self.shift
 
-    def log_normalizer(self, method: str = "auto", generator: torch.Generator | int | None = None) -> Estimate:
-        """log Z by the trapezoid rule over [-8, 8]^d of the standardised space (d <= 2; method "quadrature").
+    def log_normalizer(
+        self,
+        method: str = "auto",
+        generator: torch.Generator | int | None = None,
+        *,
+        n_samples: int = 1 << 17,
+        proposal_std: float = 1.5,
+    ) -> Estimate:
+        """log Z, by quadrature in 1-D and 2-D ("auto" there) or by importance sampling in any dimension.
 
-        The error bar is the change from a grid of half the resolution (the rule's own error estimate).
+        "quadrature": the trapezoid rule over [-8, 8]^d of the standardised space; the error bar is the change
+        from a grid of half the resolution (the rule's own error estimate).
+
+        "importance" ("auto" above 2-D): Z = E_q[exp(-E(u)) / q(u)] with q = N(0, proposal_std^2 I) in the
+        standardised space (where the data have unit variance), from `n_samples` draws; the value is the log of
+        that unbiased estimate of Z (so biased low by about stderr^2 / 2), the error bar the delta-method
+        std(w) / (sqrt(n) mean(w)); `details` carry the effective sample size (sum w)^2 / sum w^2, which is small
+        when q misses mass that exp(-E) has (then the error bar itself is unreliable).
         """
-        if method not in ("auto", "quadrature"):
-            raise ModelError(f"EBM's log-normalizer method must be 'auto' or 'quadrature', got {method!r}")
+        if method not in ("auto", "quadrature", "importance"):
+            raise ModelError(
+                f"EBM's log-normalizer method must be 'auto', 'quadrature' or 'importance', got {method!r}"
+            )
         d = self.support.dim
+        if method == "importance" or (method == "auto" and d > 2):
+            return self._importance_log_normalizer(as_generator(generator, self.device), n_samples, proposal_std)
         if d > 2:
             raise ModelError(f"EBM.log_normalizer integrates on a grid in 1-D and 2-D only, not in {d}-D")
         points = 4001 if d == 1 else 401
@@ -179,6 +198,29 @@ class EBM(GenerativeModel):
 
         fine, coarse = integrate(points), integrate((points + 1) // 2)
         return Estimate(fine, abs(fine - coarse), "quadrature", 0, {"box": [-8.0, 8.0], "points": points})
+
+    def _importance_log_normalizer(self, g: torch.Generator | None, n: int, sigma: float) -> Estimate:
+        _positive_int(n, "n_samples")
+        _positive(sigma, "proposal_std")
+        d = self.support.dim
+        gen_device = g.device if g is not None else self.device
+        log_w = []
+        with torch.no_grad():
+            for start in range(0, n, 1 << 14):
+                size = min(1 << 14, n - start)
+                z = torch.randn(size, d, generator=g, dtype=torch.float64, device=gen_device).to(self.device)
+                u = sigma * z
+                log_q = -0.5 * z.pow(2).sum(1) - d * math.log(sigma) - 0.5 * d * math.log(2 * math.pi)
+                log_w.append(-self.energy(u.to(self.scale.dtype)).double() - log_q)
+        lw = torch.cat(log_w)
+        shift = float(lw.max())
+        w = (lw - shift).exp()
+        mean = float(w.mean())
+        value = math.log(mean) + shift
+        stderr = float(w.std()) / (math.sqrt(n) * mean) if n > 1 else math.inf
+        ess = float(w.sum()) ** 2 / float(w.pow(2).sum())
+        details = {"proposal": "normal", "proposal_std": sigma, "effective_sample_size": ess}
+        return Estimate(value, stderr, "importance", n, details)
 
     def prepare(self, train: Tensor, generator: torch.Generator) -> None:
         x = self.check_outcomes(train)
