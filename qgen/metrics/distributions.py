@@ -19,7 +19,14 @@ import torch
 from qgen.errors import MetricError, QgenError
 from qgen.metrics.prefix_tree import autoregressive_log_probabilities
 from qgen.seeding import as_generator
-from qgen.strings import MAX_ENUMERATION, as_outcomes, positive_int, string_index, strings_in_range
+from qgen.strings import (
+    MAX_ENUMERATION,
+    as_outcome_array,
+    enumeration_size,
+    positive_int,
+    string_index,
+    strings_in_range,
+)
 
 __all__ = [
     "EmpiricalDistribution",
@@ -66,7 +73,7 @@ def draw(d: Any, n: int, generator: torch.Generator | None) -> torch.Tensor:
 
 
 def outcomes_array(outcomes: Any, n_qubits: int | None = None, n_outcomes: int | None = None) -> np.ndarray:
-    """Outcome strings as an int64 numpy array (n, N), validated by `qgen.strings.as_outcomes`.
+    """Outcome strings as an int64 numpy array (n, N), validated by `qgen.strings.as_outcome_array`.
 
     Args:
         outcomes: (n, N) integers with values in [0, K) (numpy array, tensor or lists).
@@ -77,19 +84,15 @@ def outcomes_array(outcomes: Any, n_qubits: int | None = None, n_outcomes: int |
         OutcomeError: not integers, wrong shape, or a value outside [0, K).
     """
     k = n_outcomes if n_outcomes is not None else np.iinfo(np.int64).max
-    t = as_outcomes(outcomes, n_qubits, k, device="cpu")
-    return t.numpy()
+    return as_outcome_array(outcomes, n_qubits, k, dtype=np.int64)
 
 
 def check_enumerable(n_qubits: int, n_outcomes: int) -> int:
     """K^N, or a MetricError when it exceeds qgen.strings.MAX_ENUMERATION (the one enumeration limit)."""
-    total = n_outcomes**n_qubits
-    if total > MAX_ENUMERATION:
-        raise MetricError(
-            f"exact enumeration of {n_outcomes}^{n_qubits} = {total:.3g} strings exceeds the limit of "
-            f"{MAX_ENUMERATION}: use method='mc'"
-        )
-    return total
+    try:
+        return enumeration_size(n_outcomes, n_qubits, error=MetricError)
+    except MetricError as exc:
+        raise MetricError(f"{exc}: use method='mc'") from None
 
 
 class EmpiricalDistribution:

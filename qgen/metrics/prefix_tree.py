@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from qgen.errors import MetricError
-from qgen.strings import MAX_ENUMERATION, strings_in_range
+from qgen.strings import enumeration_size, strings_in_range
 
 __all__ = ["autoregressive_log_probabilities"]
 
@@ -116,9 +116,7 @@ def autoregressive_log_probabilities(model: Any) -> np.ndarray:
     from qgen.models.autoregressive import AutoregressiveModel
 
     k, n = int(model.n_outcomes), int(model.n_qubits)
-    if k**n > MAX_ENUMERATION:
-        raise MetricError(f"enumerating {k}^{n} strings exceeds the limit of {MAX_ENUMERATION}: use method='mc'")
-    out = np.empty(k**n, dtype=np.float64)
+    out = np.empty(enumeration_size(k, n, error=MetricError), dtype=np.float64)
     cached = type(model).step is not AutoregressiveModel.step and hasattr(model, "begin")
     was_training = bool(getattr(model, "training", False))
     model.eval()  # dropout off: the table is the distribution that log_prob and sample describe

@@ -17,6 +17,7 @@ import numpy as np
 from qgen.errors import MetricError
 from qgen.estimate import Estimate, sample_mean
 from qgen.measurement.povm import POVM
+from qgen.strings import as_outcome_array
 
 __all__ = ["direct_fidelity", "decide", "confidence_z"]
 
@@ -55,6 +56,10 @@ def direct_fidelity(outcomes: Any, target: Any, povm: POVM) -> Estimate:
         Estimate with method "direct-dual", stderr std / sqrt(n), and in details the per-shot variance and the
         measured growth of the second moment per qubit, (E[x^2])^(1/N).
 
+    Raises:
+        OutcomeError: outcomes are not (n, N) integers in [0, K) (floats are refused, not truncated).
+        MetricError: the target is not pure or the POVM not informationally complete.
+
     Example:
         >>> from qgen.states import ghz
         >>> from qgen.data import simulate
@@ -66,9 +71,7 @@ def direct_fidelity(outcomes: Any, target: Any, povm: POVM) -> Estimate:
     from qgen.metrics.fidelity import dual_overlaps
 
     _check_ready(target, povm)
-    a = np.asarray(outcomes, dtype=np.int64)
-    if a.ndim != 2 or a.shape[1] != target.n_qubits:
-        raise MetricError(f"outcomes must have shape (n, {target.n_qubits}), got {a.shape}")
+    a = as_outcome_array(outcomes, target.n_qubits, povm.n_outcomes, dtype=np.int64)
     x = np.concatenate([dual_overlaps(target, povm, a[s : s + _ROWS]) for s in range(0, len(a), _ROWS)])
     second = float(np.mean(x**2))
     details = {
