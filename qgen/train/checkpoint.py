@@ -24,6 +24,8 @@ __all__ = [
     "check_checkpoint",
     "model_from_checkpoint",
     "refuse_changed_settings",
+    "trainer_state",
+    "restore_trainer",
 ]
 
 # qgen.models.load reads the model out of a checkpoint too, and knows this name.
@@ -97,3 +99,41 @@ def refuse_changed_settings(saved: dict[str, Any], now: dict[str, Any], may_chan
             f"cannot resume with other settings ({listing}); resume with the checkpoint's settings, or start a "
             "new run (another checkpoint path)"
         )
+
+
+def trainer_state(trainer: Any) -> dict[str, Any]:
+    """A Trainer's checkpoint: model parameters and buffers, every group's optimizer and schedule, progress."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "model_config": trainer.model.config,
+        "model_state": {k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
+        "optimizer_states": {g: o.state_dict() for g, o in trainer.optimizers.items()},
+        "scheduler_states": {g: s.state_dict() for g, s in trainer.schedulers.items() if s is not None},
+        "settings": trainer.settings,
+        "epoch": trainer.epoch,
+        "step_count": trainer.step_count,
+        "history": trainer.history,
+        "best_value": trainer.best_value,
+        "best_state": trainer.best_state,
+        "bad_epochs": trainer.bad_epochs,
+        "finished": trainer.finished,
+        "stop_reason": trainer.stop_reason,
+        "data_fingerprint": getattr(trainer, "_data_fingerprint", None),
+    }
+
+
+def restore_trainer(trainer: Any, state: dict[str, Any]) -> None:
+    """Put a checkpoint's state (from `trainer_state`, already checked) back into a Trainer."""
+    trainer.model.load_state_dict(state["model_state"])
+    for g, o in trainer.optimizers.items():
+        o.load_state_dict(state["optimizer_states"][g])
+    for g, s in trainer.schedulers.items():
+        if s is not None and g in state["scheduler_states"]:
+            s.load_state_dict(state["scheduler_states"][g])
+    trainer.epoch, trainer.step_count = state["epoch"], state["step_count"]
+    trainer.history = {k: list(v) for k, v in state["history"].items()}
+    trainer.best_value, trainer.bad_epochs = state["best_value"], state["bad_epochs"]
+    trainer.best_state, trainer.finished = state["best_state"], state["finished"]
+    trainer.stop_reason = state.get("stop_reason", "")
+    trainer._resumed_fingerprint = state["data_fingerprint"]

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from qgen.train.distributed import Distributed
 
-__all__ = ["WeightedMeans", "record"]
+__all__ = ["WeightedMeans", "record", "epoch_line", "summary_line"]
 
 
 class WeightedMeans:
@@ -57,3 +57,24 @@ def record(history: dict[str, list[float]], epoch: int, values: dict[str, float]
         column[epoch - 1] = float(value)
     for column in history.values():
         column.extend([math.nan] * (epoch - len(column)))
+
+
+def epoch_line(epoch: int, epochs: int, shown: dict[str, str], values: dict[str, float]) -> str:
+    """The log line of one epoch: "epoch 3/50  loss=2.3010  val=2.3120  lr=0.001  12.3 s"."""
+    numbers = "  ".join(f"{k}={v}" for k, v in shown.items())
+    return f"epoch {epoch}/{epochs}  {numbers}  lr={values['lr']:.3g}  {values['time']:.1f} s"
+
+
+def summary_line(history: dict[str, list[float]], epochs_run: int, reason: str, restored: str | None, mode: str) -> str:
+    """The final line: epochs run, why training stopped, and the best value of the restored column.
+
+    Example:
+        >>> summary_line({"val_loss": [3.0, 2.0, 2.5]}, 3, "all 3 epochs done", "val_loss", "min")
+        'trained 3 epochs (all 3 epochs done); best val_loss 2 at epoch 2, weights restored'
+    """
+    text = f"trained {epochs_run} epochs ({reason})"
+    finite = [v for v in history.get(restored or "", []) if math.isfinite(v)]
+    if restored and finite:
+        best = min(finite) if mode == "min" else max(finite)
+        text += f"; best {restored} {best:.6g} at epoch {history[restored].index(best) + 1}, weights restored"
+    return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,18 +17,18 @@ from torch import Tensor
 from qgen.errors import TrainingError
 from qgen.models.base import GenerativeModel, Ranks, Step, Update
 from qgen.train.checkpoint import (
-    CHECKPOINT_FORMAT,
-    CHECKPOINT_VERSION,
     check_checkpoint,
     data_fingerprint,
     model_from_checkpoint,
     read_checkpoint,
     refuse_changed_settings,
+    restore_trainer,
+    trainer_state,
     write_checkpoint,
 )
 from qgen.train.data import as_training_data, batch_rows, check_training_data, split
 from qgen.train.distributed import Distributed
-from qgen.train.history import WeightedMeans, record
+from qgen.train.history import WeightedMeans, epoch_line, record, summary_line
 from qgen.train.optim import build_groups, check_run_settings, check_settings
 from qgen.train.updates import apply_update
 
@@ -95,7 +96,8 @@ class Trainer:
         seed: seeds the split, the shuffles, dropout, the step generators and `prepare`.
         device: "auto" (CUDA when present), "cpu", "cuda", "cuda:N" or a torch.device.
         compile: compile the model's forward with torch.compile (what MaximumLikelihood trains through).
-        progress: show a tqdm progress bar with the live loss.
+        progress: True: a progress bar with the live loss on a terminal, one line per epoch (losses, lr, time)
+            otherwise, and a final summary line; "bar" or "lines" to choose; False: silent. Rank 0 prints.
 
     Example:
         >>> from qgen.models import build
@@ -127,7 +129,7 @@ class Trainer:
         seed: int = 0,
         device: Any = "auto",
         compile: bool = False,
-        progress: bool = True,
+        progress: bool | str = True,
     ) -> None:
         if not isinstance(model, GenerativeModel):
             raise TrainingError(f"model must be a qgen GenerativeModel, got {type(model).__name__}")
@@ -157,7 +159,10 @@ class Trainer:
         self.group_options = {g: dict(o) for g, o in (group_options or {}).items()}
         self.callbacks = list(callbacks)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        if progress not in (True, False, "bar", "lines"):
+            raise TrainingError(f"progress must be True, False, 'bar' or 'lines', got {progress!r}")
         self.compile, self.progress = compile, progress
+        self.stop_reason = ""
         self.dist = Distributed()
         if device == "auto":
             device = f"cuda:{self.dist.local_rank}" if torch.cuda.is_available() else "cpu"
@@ -210,39 +215,13 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run: model (with buffers), optimizers, schedules, progress."""
-        return {
-            "format": CHECKPOINT_FORMAT,
-            "format_version": CHECKPOINT_VERSION,
-            "model_config": self.model.config,
-            "model_state": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizer_states": {g: o.state_dict() for g, o in self.optimizers.items()},
-            "scheduler_states": {g: s.state_dict() for g, s in self.schedulers.items() if s is not None},
-            "settings": self.settings,
-            "epoch": self.epoch,
-            "step_count": self.step_count,
-            "history": self.history,
-            "best_value": self.best_value,
-            "best_state": self.best_state,
-            "bad_epochs": self.bad_epochs,
-            "finished": self.finished,
-            "data_fingerprint": getattr(self, "_data_fingerprint", None),
-        }
+        return trainer_state(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a run from `state_dict()` output (same model config; same settings, `epochs` aside)."""
         check_checkpoint(state, self.model.config)
         refuse_changed_settings(state["settings"], self.settings, _MAY_CHANGE_ON_RESUME)
-        self.model.load_state_dict(state["model_state"])
-        for g, o in self.optimizers.items():
-            o.load_state_dict(state["optimizer_states"][g])
-        for g, s in self.schedulers.items():
-            if s is not None and g in state["scheduler_states"]:
-                s.load_state_dict(state["scheduler_states"][g])
-        self.epoch, self.step_count = state["epoch"], state["step_count"]
-        self.history = {k: list(v) for k, v in state["history"].items()}
-        self.best_value, self.bad_epochs = state["best_value"], state["bad_epochs"]
-        self.best_state, self.finished = state["best_state"], state["finished"]
-        self._resumed_fingerprint = state["data_fingerprint"]
+        restore_trainer(self, state)
 
     def save_checkpoint(self, path: str | os.PathLike | None = None) -> None:
         """Write the checkpoint atomically (rank 0 only); defaults to the `checkpoint` path."""
@@ -322,7 +301,7 @@ class Trainer:
         bar = tqdm(
             total=self.epochs * n_batches,
             initial=min(self.epoch, self.epochs) * n_batches,
-            disable=not (self.progress and self.is_main),
+            disable=self._output() != "bar",
             unit="batch",
             dynamic_ncols=True,
         )
@@ -336,8 +315,25 @@ class Trainer:
                 self._end_epoch(logged, val_set, started, bar)
         finally:
             bar.close()
+        if not self.stop_reason:
+            self.stop_reason = f"all {self.epochs} epochs done" if self.epoch >= self.epochs else "finished earlier"
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
+        if self._output():
+            print(self.summary(), file=sys.stderr, flush=True)
+
+    def _output(self) -> str:
+        """What this process prints: "bar", "lines" or "" (nothing; every rank but 0)."""
+        if not self.progress or not self.is_main:
+            return ""
+        if self.progress is True:
+            return "bar" if sys.stderr.isatty() else "lines"
+        return str(self.progress)
+
+    def summary(self) -> str:
+        """One line: epochs run, why training stopped, and the best epoch and value that the model now holds."""
+        restored = self.monitor != "none" and self.best_state is not None
+        return summary_line(self.history, self.epoch, self.stop_reason, self.monitor if restored else None, self.mode)
 
     def _train_epoch(self, train_set: Tensor, epoch: int, bar: Any) -> dict[str, float]:
         self.model.train()
@@ -432,11 +428,17 @@ class Trainer:
             else:
                 self.bad_epochs += 1
         patience = self.early_stopping_patience
-        if self.stop or (patience is not None and self.monitor != "none" and self.bad_epochs >= patience):
-            self.finished = True  # stopped early: a resume, even with more epochs, does not continue
+        if self.stop:
+            self.finished, self.stop_reason = True, "a callback asked to stop"
+        elif patience is not None and self.monitor != "none" and self.bad_epochs >= patience:
+            # stopped early: a resume, even with more epochs, does not continue
+            self.finished = True
+            self.stop_reason = f"early stopping: {self.monitor} did not improve for {patience} epochs"
         shown = {
             k: f"{v:.4f}" for k, v in (("loss", logged.get("loss")), ("val", record.get("val_loss"))) if v is not None
         }
         bar.set_postfix(epoch=self.epoch, **shown)
+        if self._output() == "lines":
+            print(epoch_line(self.epoch, self.epochs, shown, record), file=sys.stderr, flush=True)
         if self.checkpoint is not None:
             self.save_checkpoint()
