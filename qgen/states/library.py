@@ -161,7 +161,8 @@ def tfim(
 ) -> State:
     """Ground state of H = -J sum Z_i Z_{i+1} - h sum X_i.
 
-    "dense" uses NetKet's Lanczos; "mps" uses DMRG (qgen.states.dmrg); "auto" is dense up to 16 qubits.
+    "dense" uses sparse Lanczos (qgen.states.hamiltonians.ground_state); "mps" uses DMRG (qgen.states.dmrg);
+    "auto" is dense up to 16 qubits.
     """
     n = _check_n(n_qubits, 2)
     check_boundary(boundary)
