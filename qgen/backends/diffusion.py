@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qgen.backends.encodings import normal, one_hot, sample_categorical
-from qgen.backends.networks import Standardize, check_positive_int, mlp
+from qgen.backends.networks import Standardize, mlp
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Strings, Support, Update, Vectors
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = ["Diffusion"]
 
@@ -95,8 +96,8 @@ class Diffusion(GenerativeModel):
         beta_end: float | None = None,
     ) -> None:
         super().__init__(support, n_outcomes)
-        check_positive_int(n_layers, "n_layers", low=0)
-        check_positive_int(n_steps, "n_steps", low=2)
+        n_layers = positive_int(n_layers, "n_layers", minimum=0, error=ModelError)
+        n_steps = positive_int(n_steps, "n_steps", minimum=2, error=ModelError)
         self.hyperparameters = {
             "hidden_size": hidden_size,
             "n_layers": n_layers,
@@ -279,7 +280,7 @@ class Diffusion(GenerativeModel):
         Returns:
             strings: (n, N) int64 in [0, K); vectors: (n, dim) in the model's dtype.
         """
-        check_positive_int(n, "number of samples", low=0)
+        n = positive_int(n, "number of samples", minimum=0, error=ModelError)
         gen = as_generator(generator)
         was_training = self.training
         self.eval()

@@ -22,14 +22,9 @@ from qgen.errors import ModelError
 from qgen.estimate import Estimate
 from qgen.models.base import GenerativeModel, MaximumLikelihood, Step, Support, Update, Vectors
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = ["EBM", "GaussianBinaryRBM"]
-
-
-def _positive_int(value: object, label: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ModelError(f"{label} must be an integer >= 1, got {value!r}")
-    return value
 
 
 def _positive(value: object, label: str) -> float:
@@ -90,11 +85,10 @@ class EBM(GenerativeModel):
         hidden = tuple(hidden)
         if not hidden:
             raise ModelError("hidden must name at least one layer width")
-        for h in hidden:
-            _positive_int(h, "hidden")
-        _positive_int(langevin_steps, "langevin_steps")
-        _positive_int(sample_steps, "sample_steps")
-        _positive_int(buffer_size, "buffer_size")
+        hidden = tuple(positive_int(h, "hidden", error=ModelError) for h in hidden)
+        langevin_steps = positive_int(langevin_steps, "langevin_steps", error=ModelError)
+        sample_steps = positive_int(sample_steps, "sample_steps", error=ModelError)
+        buffer_size = positive_int(buffer_size, "buffer_size", error=ModelError)
         _positive(step_size, "step_size")
         if not isinstance(reinit, int | float) or not 0 <= reinit <= 1:
             raise ModelError(f"reinit must lie in [0, 1], got {reinit!r}")
@@ -148,8 +142,7 @@ class EBM(GenerativeModel):
         return (2 * u - 1) * self._BOX
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ModelError(f"n must be a non-negative integer, got {n!r}")
+        n = positive_int(n, "n", minimum=0, error=ModelError)
         g = as_generator(generator, self.device)
         u = self.langevin(self._noise(n, g), self.hyperparameters["sample_steps"], g)
         return u * self.scale + self.shift
@@ -200,7 +193,7 @@ class EBM(GenerativeModel):
         return Estimate(fine, abs(fine - coarse), "quadrature", 0, {"box": [-8.0, 8.0], "points": points})
 
     def _importance_log_normalizer(self, g: torch.Generator | None, n: int, sigma: float) -> Estimate:
-        _positive_int(n, "n_samples")
+        n = positive_int(n, "n_samples", error=ModelError)
         _positive(sigma, "proposal_std")
         d = self.support.dim
         gen_device = g.device if g is not None else self.device
@@ -275,7 +268,7 @@ class GaussianBinaryRBM(MaximumLikelihood):
         super().__init__(support)
         if not isinstance(self.support, Vectors):
             raise ModelError(f"GaussianBinaryRBM models vectors, not {self.support}")
-        _positive_int(n_hidden, "n_hidden")
+        n_hidden = positive_int(n_hidden, "n_hidden", error=ModelError)
         if n_hidden > 16:
             raise ModelError(f"n_hidden must be at most 16 (its 2^H states are enumerated), got {n_hidden}")
         self.hyperparameters = {"n_hidden": n_hidden}
@@ -311,8 +304,7 @@ class GaussianBinaryRBM(MaximumLikelihood):
         return (self.free_energy(x) + self.log_partition()).mean()
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ModelError(f"n must be a non-negative integer, got {n!r}")
+        n = positive_int(n, "n", minimum=0, error=ModelError)
         g = as_generator(generator, self.device)
         gen_device = g.device if g is not None else self.device
         with torch.no_grad():

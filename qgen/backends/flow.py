@@ -20,6 +20,7 @@ from torch import Tensor
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Support, Update, Vectors
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = ["Flow", "FLOW_KINDS"]
 
@@ -81,12 +82,12 @@ class Flow(GenerativeModel):
 
         if kind not in FLOW_KINDS:
             raise ModelError(f"kind must be one of {FLOW_KINDS}, got {kind!r}")
-        for label, value in (("transforms", transforms), ("bins", bins), ("bound_samples", bound_samples)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ModelError(f"{label} must be an integer >= 1, got {value!r}")
-        hidden = tuple(hidden)
-        if not hidden or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
-            raise ModelError(f"hidden must be a non-empty sequence of positive integers, got {hidden!r}")
+        transforms = positive_int(transforms, "transforms", error=ModelError)
+        bins = positive_int(bins, "bins", error=ModelError)
+        bound_samples = positive_int(bound_samples, "bound_samples", error=ModelError)
+        hidden = tuple(positive_int(h, "hidden", error=ModelError) for h in hidden)
+        if not hidden:
+            raise ModelError("hidden must name at least one layer width, got an empty sequence")
         self.hyperparameters = {
             "kind": kind,
             "transforms": transforms,
@@ -153,8 +154,7 @@ class Flow(GenerativeModel):
         return self.bound(x, self.hyperparameters["bound_samples"], g)
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ModelError(f"n must be a non-negative integer, got {n!r}")
+        n = positive_int(n, "n", minimum=0, error=ModelError)
         g = as_generator(generator, self.device)
         gen_device = g.device if g is not None else self.device
         with torch.no_grad():

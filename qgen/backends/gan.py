@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qgen.backends.encodings import gumbel_softmax_st, normal, one_hot
-from qgen.backends.networks import Standardize, check_nonnegative, check_positive_int, mlp
+from qgen.backends.networks import Standardize, check_nonnegative, mlp
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Strings, Support, Update, Vectors
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = ["GAN", "WGANGP", "r1_penalty", "interpolated_gradient_penalty"]
 
@@ -92,9 +93,9 @@ class _Adversarial(GenerativeModel):
         tau: float,
     ) -> None:
         super().__init__(support, n_outcomes)
-        check_positive_int(latent_dim, "latent_dim")
-        check_positive_int(n_layers, "n_layers")
-        check_positive_int(n_critic, "n_critic")
+        latent_dim = positive_int(latent_dim, "latent_dim", error=ModelError)
+        n_layers = positive_int(n_layers, "n_layers", error=ModelError)
+        n_critic = positive_int(n_critic, "n_critic", error=ModelError)
         if not (isinstance(tau, (int, float)) and not isinstance(tau, bool) and tau > 0):
             raise ModelError(f"tau (Gumbel-softmax temperature) must be a number > 0, got {tau!r}")
         self.hyperparameters = {
@@ -158,7 +159,7 @@ class _Adversarial(GenerativeModel):
         Returns:
             strings: (n, N) int64 in [0, K); vectors: (n, dim) in the model's dtype.
         """
-        check_positive_int(n, "number of samples", low=0)
+        n = positive_int(n, "number of samples", minimum=0, error=ModelError)
         gen = as_generator(generator)
         was_training = self.training
         self.eval()

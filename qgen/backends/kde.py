@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Support, Update, Vectors
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = ["KDE", "BANDWIDTHS"]
 
@@ -81,10 +82,8 @@ class KDE(GenerativeModel):
             not isinstance(self.support, Vectors) and bandwidth > (self.support.n_symbols - 1) / self.support.n_symbols
         ):
             raise ModelError(f"bandwidth (lambda) on strings must lie in (0, (K-1)/K], got {bandwidth!r}")
-        if max_points is not None and (
-            isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 1
-        ):
-            raise ModelError(f"max_points must be a positive integer or None, got {max_points!r}")
+        if max_points is not None:
+            max_points = positive_int(max_points, "max_points (or None)", error=ModelError)
         self.hyperparameters = {"bandwidth": bandwidth, "max_points": max_points}
         if isinstance(self.support, Vectors):
             d = self.support.dim
@@ -212,8 +211,7 @@ class KDE(GenerativeModel):
         return torch.cat(out) if out else torch.zeros(0, dtype=self.dtype, device=self.device)
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ModelError(f"n must be a non-negative integer, got {n!r}")
+        n = positive_int(n, "n", minimum=0, error=ModelError)
         self._fitted()
         g = as_generator(generator, self.device)
         gen_device = g.device if g is not None else self.device

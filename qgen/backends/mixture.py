@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Support, Update, Vectors
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = ["Mixture"]
 
@@ -88,8 +89,7 @@ class Mixture(GenerativeModel):
         step_decay: float = 0.7,
     ) -> None:
         super().__init__(support, n_outcomes)
-        if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
-            raise ModelError(f"n_components must be an integer >= 1, got {n_components!r}")
+        n_components = positive_int(n_components, "n_components", error=ModelError)
         if covariance not in ("full", "diag"):
             raise ModelError(f"covariance must be 'full' or 'diag', got {covariance!r}")
         for label, value in (("reg", reg), ("smoothing", smoothing)):
@@ -149,8 +149,7 @@ class Mixture(GenerativeModel):
         return torch.logsumexp(self.component_log_prob(self.check_outcomes(x)), dim=1)
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ModelError(f"n must be a non-negative integer, got {n!r}")
+        n = positive_int(n, "n", minimum=0, error=ModelError)
         g = as_generator(generator, self.device)
         comp = torch.multinomial(self.log_weights.exp(), max(n, 1), replacement=True, generator=g)[:n]
         if isinstance(self.support, Vectors):

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Support, Update, Vectors
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = ["BinnedKLGaussians"]
 
@@ -109,8 +110,7 @@ class BinnedKLGaussians(GenerativeModel):
         return torch.logsumexp(comp, dim=0) - math.log(mu.shape[0])
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ModelError(f"n must be a non-negative integer, got {n!r}")
+        n = positive_int(n, "n", minimum=0, error=ModelError)
         g = as_generator(generator)
         c = self.means.shape[0]
         k = torch.randint(c, (n,), generator=g)

@@ -6,15 +6,9 @@ import torch
 from torch import Tensor, nn
 
 from qgen.errors import ModelError
+from qgen.strings import positive_int
 
-__all__ = ["mlp", "Standardize", "check_positive_int", "check_nonnegative"]
-
-
-def check_positive_int(value: object, label: str, low: int = 1) -> int:
-    """`value` if it is an integer >= low, else a ModelError naming `label`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ModelError(f"{label} must be an integer >= {low}, got {value!r}")
-    return value
+__all__ = ["mlp", "Standardize", "check_nonnegative"]
 
 
 def check_nonnegative(value: object, label: str) -> float:
@@ -32,8 +26,8 @@ def mlp(n_in: int, n_out: int, hidden: int, n_layers: int, activation: type[nn.M
         >>> [type(m).__name__ for m in net]
         ['Linear', 'SiLU', 'Linear', 'SiLU', 'Linear']
     """
-    check_positive_int(n_layers, "n_layers", low=0)
-    check_positive_int(hidden, "hidden_size")
+    n_layers = positive_int(n_layers, "n_layers", minimum=0, error=ModelError)
+    hidden = positive_int(hidden, "hidden_size", error=ModelError)
     layers: list[nn.Module] = []
     width = n_in
     for _ in range(n_layers):

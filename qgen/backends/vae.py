@@ -11,10 +11,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from qgen.backends.encodings import normal, one_hot, sample_categorical
-from qgen.backends.networks import Standardize, check_nonnegative, check_positive_int, mlp
+from qgen.backends.networks import Standardize, check_nonnegative, mlp
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Strings, Support, Update, Vectors
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = ["VAE"]
 
@@ -83,9 +84,9 @@ class VAE(GenerativeModel):
         bound_samples: int = 16,
     ) -> None:
         super().__init__(support, n_outcomes)
-        check_positive_int(latent_dim, "latent_dim")
-        check_positive_int(n_layers, "n_layers", low=0)
-        check_positive_int(bound_samples, "bound_samples")
+        latent_dim = positive_int(latent_dim, "latent_dim", error=ModelError)
+        n_layers = positive_int(n_layers, "n_layers", minimum=0, error=ModelError)
+        bound_samples = positive_int(bound_samples, "bound_samples", error=ModelError)
         if bound not in _BOUNDS:
             raise ModelError(f"bound must be one of {_BOUNDS}, got {bound!r}")
         self.hyperparameters = {
@@ -150,7 +151,7 @@ class VAE(GenerativeModel):
     def elbo(self, x: Tensor, k: int = 1, generator: torch.Generator | int | None = None) -> Tensor:
         """The ELBO E_q[log p(x | z)] - KL(q || p), its expectation estimated with k draws per row; (n,)."""
         x = self.check_outcomes(x)
-        log_lik, _, kl = self._bound_terms(x, check_positive_int(k, "k"), as_generator(generator))
+        log_lik, _, kl = self._bound_terms(x, positive_int(k, "k", error=ModelError), as_generator(generator))
         return log_lik.mean(0) - kl
 
     def iw_bound(self, x: Tensor, k: int, generator: torch.Generator | int | None = None) -> Tensor:
@@ -159,7 +160,7 @@ class VAE(GenerativeModel):
         Its expectation increases with k and tends to log p(x) (Burda et al. 2016, Theorem 1).
         """
         x = self.check_outcomes(x)
-        log_lik, log_ratio, _ = self._bound_terms(x, check_positive_int(k, "k"), as_generator(generator))
+        log_lik, log_ratio, _ = self._bound_terms(x, positive_int(k, "k", error=ModelError), as_generator(generator))
         return torch.logsumexp(log_lik + log_ratio, dim=0) - math.log(k)
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -189,7 +190,7 @@ class VAE(GenerativeModel):
         Returns:
             strings: (n, N) int64 in [0, K); vectors: (n, dim) in the model's dtype.
         """
-        check_positive_int(n, "number of samples", low=0)
+        n = positive_int(n, "number of samples", minimum=0, error=ModelError)
         gen = as_generator(generator)
         z = normal((n, self.hyperparameters["latent_dim"]), gen, self.device, self.dtype)
         out = self.decoder(z)
