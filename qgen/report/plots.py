@@ -1,4 +1,4 @@
-"""The standard figures: correlation matrices, correlations against distance, magnetization, learning curves.
+"""The standard figures: correlations, magnetization, learning curves, densities of continuous data.
 
 Each function builds a `matplotlib.figure.Figure` with the object-oriented API (no pyplot, so no global state
 and no interactive backend) and returns it; `save_figure` writes it atomically.
@@ -25,6 +25,7 @@ __all__ = [
     "plot_density_histogram",
     "plot_samples_over_density",
     "correlation_by_distance",
+    "plot_phase_diagram",
     "save_figure",
 ]
 
@@ -331,6 +332,55 @@ def plot_samples_over_density(
     ax.set_yticks([])
     if title is not None:
         ax.set_title(title, fontsize=9)
+    return fig
+
+
+def plot_phase_diagram(diagram: Mapping[str, Any], *, trained: Sequence[float] = (), label: str = "model") -> Any:
+    """<X>, <Z_0 Z_{N/2}> and the classical fidelity against a scanned parameter: model points (trained
+    values filled, held-out values open) over the exact curve.
+
+    Args:
+        diagram: what `qgen.report.conditional.phase_diagram` returns: "parameter", "values", "fidelity", "x",
+            "x_exact", "zz", "zz_exact" (lists aligned with values).
+        trained: the values the model was trained at (drawn filled); the others are held out.
+        label: what the model is.
+
+    Returns:
+        Figure with three axes.
+
+    Example:
+        >>> d = {"parameter": "h", "values": [0.5, 1.0], "fidelity": [0.99, 0.98], "x": [0.3, 0.7],
+        ...      "x_exact": [0.3, 0.7], "zz": [0.9, 0.5], "zz_exact": [0.9, 0.5]}
+        >>> len(plot_phase_diagram(d, trained=[0.5]).axes)
+        3
+    """
+    missing = [k for k in ("parameter", "values", "fidelity", "x", "x_exact", "zz", "zz_exact") if k not in diagram]
+    if missing:
+        raise MetricError(f"plot_phase_diagram: the diagram lacks {missing}")
+    values = np.asarray(diagram["values"], dtype=np.float64)
+    is_trained = np.isin(values, np.asarray(trained, dtype=np.float64))
+    order = np.argsort(values)
+    fig, axes = _figure(3, width=4.0)
+    panels = (
+        ("x", "$\\langle X \\rangle$"),
+        ("zz", "$\\langle Z_0 Z_{N/2} \\rangle$"),
+        ("fidelity", "classical fidelity"),
+    )
+    for ax, (key, ylabel) in zip(axes, panels):
+        y = np.asarray(diagram[key], dtype=np.float64)
+        if key != "fidelity":
+            ax.plot(
+                values[order],
+                np.asarray(diagram[f"{key}_exact"], dtype=np.float64)[order],
+                "-",
+                color="k",
+                label="exact",
+            )
+        ax.plot(values[is_trained], y[is_trained], "o", color="C0", label=f"{label}, trained")
+        ax.plot(values[~is_trained], y[~is_trained], "o", mfc="none", color="C1", label=f"{label}, held out")
+        ax.set_xlabel(str(diagram["parameter"]))
+        ax.set_ylabel(ylabel)
+    axes[0].legend()
     return fig
 
 
