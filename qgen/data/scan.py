@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from qgen.data.dataset import MeasurementData
-from qgen.data.simulation import _check_samples, _measure
+from qgen.data.simulation import _measure
 from qgen.data.writer import MeasurementWriter
 from qgen.errors import StateError
 from qgen.measurement.noise import Channel
@@ -34,6 +34,12 @@ __all__ = ["scan_values", "scan_states", "point_seed", "simulate_scan", "write_s
 
 # Rows sampled per chunk while streaming one point to a file.
 _CHUNK = 1 << 16
+
+
+def _check_samples(n_samples: Any) -> int:
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int | np.integer) or n_samples < 1:
+        raise StateError(f"samples (per point) must be a positive integer, got {n_samples!r}")
+    return int(n_samples)
 
 
 def scan_values(text: str | float | Sequence[float]) -> np.ndarray:
