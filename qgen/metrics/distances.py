@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from qgen.errors import MetricError
-from qgen.estimate import Estimate, sample_mean
+from qgen.estimate import Estimate
 from qgen.metrics.distributions import (
     as_generator,
     draw,
@@ -28,6 +28,7 @@ from qgen.metrics.distributions import (
     log_probability_table,
     outcome_probabilities,
 )
+from qgen.metrics.normalized import mean_of_samples, normalized, with_normalizer_error
 from qgen.strings import as_outcomes
 
 __all__ = ["classical_fidelity", "kl_divergence", "reverse_kl", "AUTO_ENUMERATION"]
@@ -185,19 +186,23 @@ def classical_fidelity(
         Estimate with value in [0, 1] (up to Monte-Carlo noise); details name the sampler.
     """
     n_qubits, n_outcomes = _shape(p, q)
-    chosen = _choose(method, p, q, n_qubits, n_outcomes)
     gen = as_generator(generator)
+    p, q = normalized(p, gen), normalized(q, gen)
+    chosen = _choose(method, p, q, n_qubits, n_outcomes)
     if chosen == "exact":
         value, details = _exact_sum(p, q, n_qubits, n_outcomes, _fidelity_terms)
-        return Estimate(value, 0.0, "exact", 0, details)
-    if chosen == "empirical":
-        return _empirical(p, q, n_qubits, n_outcomes, n_samples, gen, _fidelity_terms)
-    if sampler not in ("p", "q"):
-        raise MetricError(f"sampler must be 'p' or 'q', got {sampler!r}")
-    src, other = (q, p) if sampler == "q" else (p, q)
-    x = _sampled(src, n_samples, gen, samples)
-    ratio = np.exp(0.5 * (log_prob64(other, x) - log_prob64(src, x)))
-    return sample_mean(ratio, "mc", {"sampler": sampler})
+        est = Estimate(value, 0.0, "exact", 0, details)
+    elif chosen == "empirical":
+        est = _empirical(p, q, n_qubits, n_outcomes, n_samples, gen, _fidelity_terms)
+    else:
+        if sampler not in ("p", "q"):
+            raise MetricError(f"sampler must be 'p' or 'q', got {sampler!r}")
+        src, other = (q, p) if sampler == "q" else (p, q)
+        x = _sampled(src, n_samples, gen, samples)
+        ratio = np.exp(0.5 * (log_prob64(other, x) - log_prob64(src, x)))
+        est = mean_of_samples(ratio, src, "mc", {"sampler": sampler})
+    # F = sum sqrt(p q) scales as exp(-log Z / 2) in each normalised distribution
+    return with_normalizer_error(est, [(p, 0.5 * float(est.value)), (q, 0.5 * float(est.value))])
 
 
 def kl_divergence(
@@ -240,10 +245,29 @@ def kl_divergence(
     if sampler is not None and sampler not in ("p", "q"):
         raise MetricError(f"sampler must be 'p' or 'q', got {sampler!r}")
     label = "KL(p||q)" if direction == "forward" else "KL(q||p)"
-    u, v = (p, q) if direction == "forward" else (q, p)
     n_qubits, n_outcomes = _shape(p, q)
-    chosen = _choose(method, u, v, n_qubits, n_outcomes)
     gen = as_generator(generator)
+    p, q = normalized(p, gen), normalized(q, gen)
+    u, v = (p, q) if direction == "forward" else (q, p)
+    est = _kl(u, v, label, method, direction, n_qubits, n_outcomes, n_samples, gen, sampler, samples)
+    # KL(u||v) = E_u[log u - log v]: +1 per unit of log Z_v; -1 per unit of log Z_u (first order)
+    return with_normalizer_error(est, [(v, 1.0), (u, 1.0)])
+
+
+def _kl(
+    u: Any,
+    v: Any,
+    label: str,
+    method: str,
+    direction: str,
+    n_qubits: int,
+    n_outcomes: int,
+    n_samples: int,
+    gen: torch.Generator | None,
+    sampler: str | None,
+    samples: Any,
+) -> Estimate:
+    chosen = _choose(method, u, v, n_qubits, n_outcomes)
     if chosen == "exact":
         value, details = _exact_sum(u, v, n_qubits, n_outcomes, _kl_terms)
         return Estimate(value, 0.0, "exact", 0, {"divergence": label, **details})
@@ -257,10 +281,10 @@ def kl_divergence(
         x = _sampled(u, n_samples, gen, samples)
         lu, lv = log_prob64(u, x), log_prob64(v, x)
         with np.errstate(invalid="ignore"):
-            return sample_mean(lu - lv, "mc", details)
+            return mean_of_samples(lu - lv, u, "mc", details)
     x = _sampled(v, n_samples, gen, samples)
     lu, lv = log_prob64(u, x), log_prob64(v, x)
-    return sample_mean(_kl_terms(lu - lv, np.zeros_like(lu)), "mc", details)
+    return mean_of_samples(_kl_terms(lu - lv, np.zeros_like(lu)), v, "mc", details)
 
 
 def reverse_kl(p: Any, q: Any, method: str = "auto", **kwargs: Any) -> Estimate:

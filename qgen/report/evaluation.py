@@ -23,6 +23,7 @@ from qgen.metrics import classical_fidelity, kl_divergence
 from qgen.metrics.distances import AUTO_ENUMERATION
 from qgen.metrics.distributions import EmpiricalDistribution, as_generator, draw, likelihood_of, tabulate
 from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
+from qgen.metrics.normalized import normalized
 from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
 
 __all__ = ["evaluate", "exact_observables", "target_of", "run_evaluate", "write_json", "EmpiricalDistribution"]
@@ -92,11 +93,14 @@ def _sample_observables(outcomes: Any, povm: POVM, hamiltonian: dict | None) -> 
 
 
 def _comparable(d: Any, samples: torch.Tensor | None) -> Any:
-    """d as the distances should see it: its table of log-probabilities computed once (exact likelihood,
-    K^N <= AUTO_ENUMERATION), or the empirical distribution of the shared samples (a model without an exact
-    likelihood), or d itself (Monte Carlo above AUTO_ENUMERATION; the metric says when it cannot)."""
+    """d as the distances should see it: its table of log-probabilities computed once (exact likelihood, or
+    unnormalized with its log Z, K^N <= AUTO_ENUMERATION), or the empirical distribution of the shared samples
+    (a model without an exact likelihood), or d itself (Monte Carlo above AUTO_ENUMERATION; the metric says
+    when it cannot)."""
     if d.n_outcomes**d.n_qubits > AUTO_ENUMERATION:
         return d
+    if likelihood_of(d) == "unnormalized":
+        d = normalized(d)  # log Z exact at this size: the model's table is then exact too
     if likelihood_of(d) == "exact":
         try:
             return tabulate(d)
