@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
 import torch
 
 from qgen.data.dataset import MeasurementData
@@ -14,6 +13,7 @@ from qgen.errors import StateError
 from qgen.measurement.noise import Channel, spec_of
 from qgen.measurement.povm import POVM
 from qgen.states.base import State
+from qgen.strings import positive_int
 
 __all__ = ["simulate", "write_simulation", "reference_for"]
 
@@ -31,12 +31,6 @@ def reference_for(state: State) -> dict[str, Any]:
     if isinstance(state, MPSState):
         ref["mps"] = {f"site_{i:03d}": t for i, t in enumerate(state.tensors)}
     return ref
-
-
-def _check_samples(n_samples: Any) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise StateError(f"samples must be a positive integer, got {n_samples!r}")
-    return int(n_samples)
 
 
 def _measure(
@@ -76,7 +70,7 @@ def simulate(
         seed: seed of the torch.Generator the samples are drawn with; the same seed gives the same bits.
         reference: whether to compute the exact reference values of the target.
     """
-    n = _check_samples(n_samples)
+    n = positive_int(n_samples, "n_samples", error=StateError)
     m, gen, fields = _measure(state, povm, noise, seed, reference, device)
     return MeasurementData(m.sample(n, generator=gen).to("cpu", torch.uint8).numpy(), **fields)
 
@@ -101,7 +95,7 @@ def write_simulation(
     """
     from tqdm.auto import tqdm
 
-    n = _check_samples(n_samples)
+    n = positive_int(n_samples, "n_samples", error=StateError)
     m, gen, fields = _measure(state, povm, noise, seed, reference, device)
     show = n > chunk if progress is None else progress
     with (

@@ -19,6 +19,7 @@ from torch import Tensor
 
 from qgen.errors import DataFormatError, QgenError
 from qgen.seeding import as_generator
+from qgen.strings import positive_int
 
 __all__ = [
     "ToyDensity",
@@ -64,9 +65,7 @@ class ToyDensity:
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
         """n independent points, (n, dim) float64, from a seed or generator (None: the global RNG)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise QgenError(f"n must be a non-negative integer, got {n!r}")
-        return self.sampler(n, as_generator(generator))
+        return self.sampler(positive_int(n, "n", minimum=0), as_generator(generator))
 
     def log_prob(self, x: Any) -> Tensor:
         """The exact log-density at each row of x: (n, dim) -> (n,) float64 (-inf outside the support)."""
@@ -220,7 +219,7 @@ def eight_gaussians(radius: float = 2.0, scale: float = 0.2) -> ToyDensity:
 def checkerboard(cells: int = 4, size: float = 4.0) -> ToyDensity:
     """Uniform on the dark squares of a cells x cells board covering [-size/2, size/2]^2 (cell (i, j) dark when
     i + j is even): density 2 / size^2 on the dark half (cells even), 0 elsewhere."""
-    if isinstance(cells, bool) or not isinstance(cells, int) or cells < 2 or cells % 2:
+    if positive_int(cells, "cells", minimum=2) % 2:
         raise QgenError(f"cells must be an even integer >= 2, got {cells!r}")
     _positive(size, "size")
     width = size / cells

@@ -18,7 +18,7 @@ from qgen.data.dataset import BASIS_LETTERS, MeasurementData, _now, _qgen_versio
 from qgen.errors import DataFormatError
 from qgen.files import AtomicFile, FileWriteError
 from qgen.measurement.povm import POVM
-from qgen.strings import as_outcome_array
+from qgen.strings import as_outcome_array, positive_int
 
 __all__ = ["save", "MeasurementWriter", "FORMAT_NAME", "FORMAT_VERSION", "NO_SEED"]
 
@@ -88,9 +88,10 @@ def _write_metadata(f: h5py.File, data: MeasurementData) -> None:
 def _create_codes(f: h5py.File, name: str, n_qubits: int, compression: str | None, chunk_rows: int | None) -> Any:
     if compression not in _COMPRESSIONS:
         raise DataFormatError(f"{f.filename}: compression: expected one of {_COMPRESSIONS}, found {compression!r}")
-    rows = chunk_rows or _default_chunk_rows(n_qubits)
-    if not isinstance(rows, int) or rows < 1:
-        raise DataFormatError(f"{f.filename}: chunk_rows: expected a positive integer, found {chunk_rows!r}")
+    if chunk_rows is None:
+        rows = _default_chunk_rows(n_qubits)
+    else:
+        rows = positive_int(chunk_rows, f"{f.filename}: chunk_rows", error=DataFormatError)
     ds = f.create_dataset(
         name,
         shape=(0, n_qubits),
@@ -232,8 +233,7 @@ class MeasurementWriter:
         condition_names: list[str] | None = None,
     ) -> None:
         self.path = Path(path)
-        if isinstance(n_qubits, bool) or not isinstance(n_qubits, int | np.integer) or n_qubits < 1:
-            raise DataFormatError(f"{self.path}: n_qubits: expected a positive integer, found {n_qubits!r}")
+        n_qubits = positive_int(n_qubits, f"{self.path}: n_qubits", error=DataFormatError)
         # An empty MeasurementData validates and normalises the metadata exactly as save() would see it.
         self._meta = MeasurementData(
             np.zeros((0, int(n_qubits)), dtype=np.uint8),

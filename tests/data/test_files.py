@@ -191,7 +191,7 @@ def test_save_creates_a_new_file_atomically_with_ordinary_permissions(tmp_path: 
 def test_bad_write_options_raise_before_any_file_is_made(tmp_path: Path):
     with pytest.raises(DataFormatError, match="compression: expected one of"):
         save(make_data(), tmp_path / "d.h5", compression="zstd")
-    with pytest.raises(DataFormatError, match="chunk_rows: expected a positive integer"):
+    with pytest.raises(DataFormatError, match="chunk_rows must be an integer >= 1, got -3"):
         save(make_data(), tmp_path / "d.h5", chunk_rows=-3)
     with pytest.raises(DataFormatError, match="compression: expected one of"):
         with MeasurementWriter(tmp_path / "d.h5", n_qubits=2, povm=POVM.named("tetra"), compression="bz2"):
