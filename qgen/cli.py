@@ -31,6 +31,7 @@ from qgen.cli_args import (
     seed,
     set_threads,
 )
+from qgen.cli_conditional import field_or_scan
 
 __all__ = ["main", "build_parser", "CommandError"]
 
@@ -161,6 +162,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return _simulate_toy(args)
     if args.state is None or args.n_qubits is None:
         raise CommandError("--state and --n-qubits are required (or --toy NAME for a continuous toy data set)")
+    from qgen.cli_conditional import scanned_option, simulate_scan
+
+    if scanned_option(args):  # --field 0.5:1.5:11: one file with a condition column
+        return simulate_scan(args, scanned_option(args), _finish)
     from qgen.data.simulation import write_simulation
     from qgen.measurement import noise as qnoise
 
@@ -245,7 +250,9 @@ def _add_simulate(sub: Any) -> None:
         metavar="NAME",
         help="instead of a state: points of a continuous toy set with a known density, one of: %(choices)s",
     )
-    p.add_argument("--field", type=float, help="transverse field h of the Ising chain (default 1)")
+    p.add_argument(
+        "--field", type=field_or_scan, help="transverse field h (default 1), or a scan start:stop:count or a,b,c"
+    )
     p.add_argument("--coupling", type=float, help="coupling J (default 1)")
     p.add_argument("--delta", type=float, help="anisotropy of the XXZ chain (default 1)")
     p.add_argument("--boundary", choices=["open", "periodic"], help="chain boundary (default open)")
@@ -370,6 +377,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if not args.data or not args.output:
         raise CommandError("--data and -o/--output are required (or --list-options)")
+    if args.condition:  # one conditional model over every --data file
+        from qgen.cli_conditional import train_conditional
+
+        return train_conditional(args, defaults, _finish)
+    if len(args.data) > 1:
+        raise CommandError("several --data files train one conditional model: name its condition with --condition")
+    args.data = args.data[0]
     start = time.perf_counter()
     out = Path(args.output)
     check_outputs({"-o": out, "checkpoint": Path(str(out) + ".ckpt")}, {"--data": args.data}, force=args.force)
@@ -380,6 +394,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     from qgen.train.defaults import train
 
     data = load_vectors(args.data) if _is_vector_file(args.data) else load(args.data)
+    trainers: list[Any] = []
+
+    def keep_trainer(trainer: Any, epoch: int) -> None:
+        """Remember the Trainer (rank 0 runs callbacks), so that --quiet can still print its summary."""
+        if not trainers:
+            trainers.append(trainer)
+
+    # On a terminal the Trainer draws a bar, in a log one line per epoch; both end with its summary (stderr).
     model = train(
         args.model,
         data,
@@ -390,9 +412,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         output=str(out),
         resume=args.resume,
         device=args.device,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=not args.quiet,
+        callbacks=[keep_trainer] if args.quiet else [],
         model_options=model_options,
     )
+    if args.quiet and trainers and trainers[0].is_main:
+        print(trainers[0].summary(), file=sys.stderr, flush=True)
     if model is not None:
         _finish(args, f"wrote {out}", start)
     return 0
@@ -402,7 +427,15 @@ def _add_train(sub: Any) -> None:
     p = _command(sub, "train", "fit a generative model to a data set", cmd_train)
     p.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="NAME", help="one of: %(choices)s")
     p.add_argument("--list-options", action="store_true", help="print the model's hyperparameters and exit")
-    p.add_argument("--data", help="the data set (.h5): outcome strings, or vectors (qgen simulate --toy)")
+    p.add_argument(
+        "--data", nargs="+", help="the data set (.h5): outcome strings, or vectors; several with --condition"
+    )
+    p.add_argument(
+        "--condition",
+        action="append",
+        metavar="NAME",
+        help="train one conditional model on the data's parameter NAME (a scan's column or each file's state)",
+    )
     p.add_argument("--epochs", type=positive_int, help="default: chosen from the data size, with early stopping")
     p.add_argument("--batch-size", type=positive_int, help="default: chosen from the data size")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 1e-3)")
@@ -411,7 +444,9 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
     p.add_argument("--force", action="store_true", help="allow -o to replace an input file")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--quiet", action="store_true", help="no bar or per-epoch lines; the summary and the final line remain"
+    )
     p.add_argument("-o", "--output", help="the model file to write (.pt)")
 
 
@@ -538,27 +573,26 @@ def _check_evaluation_inputs(args: argparse.Namespace) -> None:
         )
 
 
-def _number(entry: dict[str, Any]) -> str:
-    """A report entry as text: value +- stderr (method); inf, nan and unavailable entries print as such."""
-    value, stderr = entry.get("value"), entry.get("stderr")
-    if value is None:
-        return f"unavailable ({entry.get('reason', entry.get('method', 'no value'))})"
-
-    def text(x: Any) -> str:
-        return f"{x:.6g}" if isinstance(x, int | float) and not isinstance(x, bool) else str(x)
-
-    err = f" +- {text(stderr)}" if stderr not in (None, 0, 0.0) else ""
-    return f"{text(value)}{err}  ({entry.get('method', '?')})"
-
-
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from qgen.cli_conditional import evaluate_at, is_conditional
     from qgen.report.evaluation import run_evaluate
 
+    if is_conditional(args.model):  # at the condition --target names
+        return evaluate_at(args, _finish)
+    if not args.data:
+        raise CommandError("--data is required (except for a conditional model evaluated at its --target)")
     start = time.perf_counter()
-    target_file = args.target if args.target and Path(args.target).is_file() else None
+    # Every file --target may read (a file, a REAL,IMAG pair, an MPS folder's tables) is an input --json must spare.
+    target_files = {}
+    if args.target:
+        text = args.target.split(":", 1)[1] if args.target.startswith(("paper:", "qgen:")) else args.target
+        parts = [text] if Path(text).exists() else text.split(",")
+        for part in parts:
+            found = sorted(Path(part).glob("*.txt")) if Path(part).is_dir() else [Path(part)]
+            target_files.update({f"--target {f}": f for f in found if f.is_file()})
     check_outputs(
         {"--json": args.json},
-        {"--model": args.model, "--data": args.data, "--target": target_file},
+        {"--model": args.model, "--data": args.data, **target_files},
         force=args.force,
         folders={"--plots": args.plots},
     )
@@ -574,10 +608,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         seed=args.seed,
     )
-    for key in ("classical_fidelity", "kl_divergence", "kl_divergence_reverse", "quantum_fidelity"):
-        entry = report.get(key)
-        if isinstance(entry, dict):
-            print(f"{key:<22} {_number(entry)}")
+    from qgen.report.summary import summary_text
+
+    print(summary_text(report))
     _finish(args, f"wrote {args.json}" + (f" and figures in {args.plots}" if args.plots else ""), start)
     return 0
 
@@ -585,10 +618,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def _add_evaluate(sub: Any) -> None:
     p = _command(sub, "evaluate", "compare a model (or a data set) with the exact target", cmd_evaluate)
     p.add_argument("--model", required=True, help="a trained model (.pt) or a data set (.h5) to evaluate")
-    p.add_argument("--data", required=True, help="the data set whose recorded state is the target")
-    p.add_argument("--target", help="another target: a JSON state spec, or a file holding one")
+    p.add_argument("--data", help="the data set whose recorded state is the target (optional: conditional model)")
+    p.add_argument(
+        "--target",
+        help="another target: a state name with N from the data (ghz, tfim:h=0.5); a JSON spec or .json file; a "
+        "state vector (.npy, or 'Re Im' text lines); a density matrix (square .npy, or REAL.txt,IMAG.txt); an MPS "
+        "(.h5 with /mps or /reference/mps, or the paper's text folder as paper:DIR, its +ZZ+X signs mapped to "
+        "qgen's, or qgen:DIR)",
+    )
     p.add_argument("--json", required=True, help="the report to write (JSON)")
-    p.add_argument("--plots", help="folder for the figures (PNG)")
+    p.add_argument("--plots", help="folder for the figures (PNG), with the learning curve when the model has one")
     p.add_argument("--n-samples", type=positive_int, default=10_000, help="samples for Monte-Carlo estimates")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--force", action="store_true", help="allow --json to replace an input; evaluate across POVMs")

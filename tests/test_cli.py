@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qgen.cli import _number, main
+from qgen.cli import main
 from qgen.cli_args import parse_options
 from qgen.data import load
 from qgen.measurement.povm import POVM
+from qgen.report.summary import entry_text
 
 
 def test_simulate_then_info(tmp_path, capsys):
@@ -392,11 +393,11 @@ def test_raw_data_with_infinite_kl_prints_inf(tmp_path: Path, capsys: Any) -> No
     capsys.readouterr()
     assert main(["evaluate", "--model", str(data), "--data", str(data), "--json", str(tmp_path / "r.json")]) == 0
     out = capsys.readouterr().out
-    assert "kl_divergence          inf" in out, out
-    assert _number({"value": None, "method": "unavailable", "reason": "too many strings"}) == (
+    assert "kl_divergence          inf  (empirical)" in out, out
+    assert entry_text({"value": None, "method": "unavailable", "reason": "too many strings"}) == (
         "unavailable (too many strings)"
     )
-    assert _number({"value": 0.5, "stderr": 0.01, "method": "mc"}) == "0.5 +- 0.01  (mc)"
+    assert entry_text({"value": 0.5, "stderr": 0.01, "method": "mc"}) == "0.5 +- 0.01  (mc)"
 
 
 # ------------------------------------------------------------------------------------------------ import, threads

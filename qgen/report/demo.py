@@ -41,22 +41,12 @@ def fidelity_callback(target_measurement: Any, n_samples: int, seed: int) -> Any
     return callback
 
 
-def _value(entry: dict[str, Any], site: Any = None) -> tuple[float, float]:
-    v, e = entry["value"], entry["stderr"]
-    if site is not None:
-        v, e = (
-            v[site[0]][site[1]] if isinstance(site, tuple) else v[site],
-            (e[site[0]][site[1]] if isinstance(site, tuple) else e[site]),
-        )
-    return float(v), float(e)
-
-
 def run_demo(output: Path, *, quick: bool = False) -> dict[str, Any]:
     """Run the demo and write data.h5, model.pt, report.json and figures/ under `output`."""
     from qgen.data import save
     from qgen.data.simulation import simulate
-    from qgen.report import plots
-    from qgen.report.evaluation import evaluate, write_json, write_plots
+    from qgen.report.evaluation import evaluate, write_json, write_learning_curve, write_plots
+    from qgen.report.summary import summary_text
     from qgen.states import tfim
     from qgen.train.defaults import train
 
@@ -86,33 +76,11 @@ def run_demo(output: Path, *, quick: bool = False) -> dict[str, Any]:
     report = evaluate(model, state, data=data, n_samples=cfg["eval_samples"], seed=cfg["seed"])
     report["config"] = cfg
     report["plots"] = write_plots(report, output / "figures")
-    fig = plots.plot_learning_curve(model.history, "classical_fidelity")
-    plots.save_figure(fig, output / "figures" / "learning_curve.png")
-    report["plots"].append(str(output / "figures" / "learning_curve.png"))
+    curve = write_learning_curve(model.history, output / "figures")  # the callback's classical fidelity
+    if curve is not None:
+        report["plots"].append(curve)
     write_json(report, output / "report.json")
-    _print_summary(report, n)
+    print()
+    print(summary_text(report))
     print(f"\nwrote data.h5, model.pt, report.json and figures/ in {output} ({time.perf_counter() - t0:.0f} s)")
     return report
-
-
-def _print_summary(report: dict[str, Any], n: int) -> None:
-    print()
-    for key in ("classical_fidelity", "kl_divergence", "quantum_fidelity"):
-        e = report.get(key)
-        if e and e.get("value") is not None:
-            print(f"{key:<20} {e['value']:.5f} +- {e['stderr']:.5f}  ({e['method']})")
-    obs = report["observables"]
-    mid = n // 2
-    rows = [("energy", "energy", None), (f"<X_{mid}>", "magnetization_x", mid)]
-    rows += [
-        (f"<Z_{mid - 1} Z_{mid}>", "correlation_zz", (mid - 1, mid)),
-        (f"<Z_0 Z_{n - 1}>", "correlation_zz", (0, n - 1)),
-    ]
-    print(f"\n{'observable':<14} {'model':>20} {'raw data':>20} {'exact':>10}")
-    for label, name, site in rows:
-        if name not in obs:
-            continue
-        m, me = _value(obs[name]["model"], site)
-        d, de = _value(obs[name]["data"], site)
-        x, _ = _value(obs[name]["exact"], site)
-        print(f"{label:<14} {m:>11.5f} +- {me:.5f} {d:>11.5f} +- {de:.5f} {x:>10.5f}")

@@ -26,7 +26,16 @@ from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
 from qgen.metrics.normalized import normalized
 from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
 
-__all__ = ["evaluate", "exact_observables", "target_of", "run_evaluate", "write_json", "EmpiricalDistribution"]
+__all__ = [
+    "evaluate",
+    "exact_observables",
+    "target_of",
+    "run_evaluate",
+    "write_json",
+    "write_plots",
+    "write_learning_curve",
+    "EmpiricalDistribution",
+]
 
 # Observables in every report: name -> (kind, Pauli letter). The same names key a data set's /reference group.
 OBSERVABLES = {"magnetization_x": ("magnetization", "X"), "magnetization_z": ("magnetization", "Z")}
@@ -247,21 +256,6 @@ def write_json(obj: Any, path: str | os.PathLike) -> None:
         tmp.write_text(text + "\n")
 
 
-def _parse_target(target_spec: Any) -> Any:
-    if target_spec is None or isinstance(target_spec, dict):
-        return target_spec
-    text = str(target_spec)
-    if Path(text).is_file():
-        text = Path(text).read_text()
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError:
-        raise MetricError(f"--target must be a JSON state spec or a JSON file, got {target_spec!r}") from None
-    if not isinstance(spec, dict):
-        raise MetricError(f"a target spec must be a JSON object, got {spec!r}")
-    return spec
-
-
 def _load_model(path: Path) -> Any:
     if path.suffix.lower() in (".h5", ".hdf5"):
         from qgen.data import load
@@ -288,10 +282,12 @@ def run_evaluate(
         model_path: a saved model (qgen.models.load) or a data set file (evaluated as its empirical distribution).
         data_path: the data set the model was trained on (its POVM, recorded state and raw-data baseline).
         json_path: where the report goes (written atomically).
-        target_spec: a JSON state spec (text, a JSON file, or a dict) naming the target; default: the data's state.
+        target_spec: the target in any form `qgen.report.targets.load_target` reads (a state name, a JSON spec or
+            file, a state vector, a density matrix, an MPS file or folder); default: the data's recorded state.
         plots_dir: if given, the standard figures go there as PNG (correlation_matrix, correlation_vs_distance,
             magnetization_z, magnetization_x; a figure of an observable the measurement does not determine is
-            left out); their paths are listed under "plots" in the report.
+            left out) and, when the model has a training history, learning_curve.png; their paths are listed
+            under "plots" in the report.
         n_samples: model samples drawn for the estimates.
         seed: seed of every random draw.
 
@@ -299,16 +295,52 @@ def run_evaluate(
         The report dict (as written).
     """
     from qgen.data import load
+    from qgen.report.targets import load_target
 
     data = load(data_path)
     model = _load_model(Path(model_path))
-    report = evaluate(model, _parse_target(target_spec), data=data, n_samples=n_samples, seed=seed)
+    target = None if target_spec is None else load_target(target_spec, data)
+    report = evaluate(model, target, data=data, n_samples=n_samples, seed=seed)
     report["model"]["path"] = str(model_path)
     report["data"] = str(data_path)
+    if target_spec is not None and not isinstance(target_spec, dict):
+        report["target_source"] = str(target_spec)
     if plots_dir is not None:
         report["plots"] = write_plots(report, plots_dir)
+        curve = write_learning_curve(getattr(model, "history", None), plots_dir)
+        if curve is not None:
+            report["plots"].append(curve)
     write_json(report, json_path)
     return report
+
+
+def learning_curve_keys(history: dict[str, Any] | None) -> list[str]:
+    """The history columns a learning curve shows: the classical fidelity when a callback recorded it (the demo),
+    else the training and validation losses, else every other train_/val_ column; [] when there is no history."""
+    if not history:
+        return []
+
+    def recorded(key: str) -> bool:
+        return any(isinstance(v, int | float) and math.isfinite(v) for v in history.get(key, []))
+
+    if recorded("classical_fidelity"):
+        return ["classical_fidelity"]
+    losses = [k for k in ("train_loss", "val_loss") if recorded(k)]
+    if losses:
+        return losses
+    return sorted(k for k in history if k.startswith(("train_", "val_")) and not k.endswith("_stderr") and recorded(k))
+
+
+def write_learning_curve(history: dict[str, Any] | None, plots_dir: str | os.PathLike) -> str | None:
+    """learning_curve.png in plots_dir (the columns of `learning_curve_keys` per epoch); None without a history."""
+    from qgen.report import plots
+
+    keys = learning_curve_keys(history)
+    if not keys:
+        return None
+    path = Path(plots_dir) / "learning_curve.png"
+    plots.save_figure(plots.plot_learning_curve(history, keys), path)
+    return str(path)
 
 
 def write_plots(report: dict[str, Any], plots_dir: str | os.PathLike) -> list[str]:

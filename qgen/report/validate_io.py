@@ -1,8 +1,7 @@
-"""`qgen validate` end to end: read the data and the target in any supported form, validate, write JSON + figure."""
+"""`qgen validate` end to end: read the data and the target (qgen.report.targets), validate, write JSON + figure."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -10,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from qgen.errors import DataFormatError, MetricError, StateError
+from qgen.errors import DataFormatError, MetricError
+from qgen.report.targets import load_target
 
 __all__ = ["load_data", "load_target", "plot_validation", "run_validate"]
 
@@ -38,90 +38,6 @@ def load_data(path: str | os.PathLike, *, povm: str | None = None, bases: str | 
             "bit strings, the file of measurement bases (--bases)"
         )
     return import_outcomes(p, povm)
-
-
-def _named_spec(text: str, n_qubits: int) -> dict[str, Any] | None:
-    """'tfim' or 'tfim:h=0.5,boundary=open' with N from the data, as a state spec; None if not a state name."""
-    from qgen.states import STATE_NAMES
-
-    name, _, rest = text.partition(":")
-    if name not in STATE_NAMES:
-        return None
-    spec: dict[str, Any] = {"name": name, "n_qubits": n_qubits}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise StateError(f"cannot read target {text!r}: expected NAME:KEY=VALUE,..., e.g. tfim:h=0.5")
-        try:
-            spec[key] = float(value)
-        except ValueError:
-            spec[key] = value
-    if name == "product" and "states" not in spec:
-        spec["states"] = [str(spec.pop("state", "0"))] * n_qubits
-    return spec
-
-
-def load_target(spec: Any, data: Any = None) -> Any:
-    """The target State of a validation from any of its accepted forms.
-
-    Args:
-        spec: a State; a spec dict; "data" (the state the data file records); a state name with options and N from
-            the data ("ghz", "tfim:h=0.5"); JSON text or a JSON file with a spec; a folder with the paper's MPS
-            text files (index.txt, tensor.txt) prefixed by its sign convention, "paper:DIR" (the paper's
-            +ZZ + X chain mapped onto qgen's -ZZ - X) or "qgen:DIR" (as stored); an HDF5 file with an MPS under
-            /mps or /reference/mps; a text file of "Re Im" amplitudes or a .npy state vector.
-        data: the data set (its N for named states, its recorded target for "data").
-    """
-    from qgen.states import State, from_spec, from_vector, load_mps, mps_from_text
-
-    if isinstance(spec, State):
-        return spec
-    if isinstance(spec, dict):
-        return from_spec(spec)
-    text = str(spec)
-    if text == "data":
-        from qgen.report.evaluation import target_of
-
-        target = target_of(data) if data is not None else None
-        if target is None:
-            raise StateError("--target data: the data file records no target state; name one")
-        return from_spec(target) if isinstance(target, dict) else target
-    if data is not None and (named := _named_spec(text, data.n_qubits)) is not None:
-        return from_spec(named)
-    convention, sep, rest = text.partition(":")
-    if sep and convention in ("paper", "qgen") and Path(rest).is_dir():
-        return mps_from_text(rest, convention=convention)
-    path = Path(text)
-    if path.is_dir():
-        raise StateError(
-            f"{path}: an MPS folder in the paper's text format needs its sign convention: 'paper:{path}' maps the "
-            f"paper's +ZZ + X Ising chain onto qgen's -ZZ - X, 'qgen:{path}' takes the tensors as stored"
-        )
-    if path.is_file():
-        suffix = path.suffix.lower()
-        if suffix in (".h5", ".hdf5"):
-            import h5py
-
-            with h5py.File(path, "r") as f:
-                group = f.get("mps") or f.get("reference/mps")
-                if group is None:
-                    raise DataFormatError(f"{path}: no MPS under /mps or /reference/mps")
-                return load_mps(group)
-        if suffix == ".npy":
-            return from_vector(np.load(path, allow_pickle=False), normalize=True)
-        if suffix == ".json":
-            return from_spec(json.loads(path.read_text()))
-        from qgen.data import import_state_vector_text
-
-        return from_vector(import_state_vector_text(path), normalize=True)
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError:
-        raise StateError(
-            f"cannot read target {text!r}: expected a state name (ghz, tfim:h=0.5, ...), 'data', a JSON spec, "
-            "or an existing file or MPS folder"
-        ) from None
-    return from_spec(parsed)
 
 
 def _fmt(value: Any, err: Any = None) -> str:
