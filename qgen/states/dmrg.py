@@ -32,6 +32,7 @@ from qgen.errors import StateError
 from qgen.files import atomic_write
 from qgen.states.hamiltonians import check_parameter
 from qgen.states.mps import MPSState
+from qgen.strings import positive_int
 
 __all__ = ["tfim_mps", "xxz_mps", "dmrg_ground_state", "cache_dir", "data_dir", "cache_key"]
 
@@ -60,15 +61,13 @@ def cache_key(model: str, n_qubits: int, boundary: str, **params: float) -> str:
 
 
 def _check(n_qubits: Any, boundary: str, max_bond: Any, cutoff: Any) -> int:
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, (int, np.integer)) or n_qubits < 2:
-        raise StateError(f"n_qubits must be an integer >= 2, got {n_qubits!r}")
+    n = positive_int(n_qubits, "n_qubits", minimum=2, error=StateError)
     if boundary not in _BOUNDARIES:
         raise StateError(f"boundary must be one of {', '.join(_BOUNDARIES)}, got {boundary!r}")
-    if isinstance(max_bond, bool) or not isinstance(max_bond, (int, np.integer)) or max_bond < 2:
-        raise StateError(f"max_bond must be an integer >= 2, got {max_bond!r}")
+    positive_int(max_bond, "max_bond", minimum=2, error=StateError)
     if not (isinstance(cutoff, (int, float)) and 0 <= cutoff < 1):
         raise StateError(f"cutoff must be a number in [0, 1), got {cutoff!r}")
-    return int(n_qubits)
+    return n
 
 
 def _load_cached(name: str, cutoff: float, max_bond: int) -> MPSState | None:

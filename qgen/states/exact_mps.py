@@ -6,14 +6,9 @@ import numpy as np
 
 from qgen.errors import StateError
 from qgen.states.mps import MPSState
+from qgen.strings import positive_int
 
 __all__ = ["ghz_mps", "graph_mps"]
-
-
-def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise StateError(f"number of qubits must be a positive integer, got {n!r}")
-    return int(n)
 
 
 def ghz_mps(n_qubits: int) -> MPSState:
@@ -21,7 +16,7 @@ def ghz_mps(n_qubits: int) -> MPSState:
 
     The bond carries the common value of every bit: A[s][b, b'] = delta(s, b, b').
     """
-    n = _check_n(n_qubits)
+    n = positive_int(n_qubits, "n_qubits", error=StateError)
     copy = np.zeros((2, 2, 2))
     copy[0, 0, 0] = copy[1, 1, 1] = 1.0
     if n == 1:
@@ -37,7 +32,7 @@ def graph_mps(n_qubits: int) -> MPSState:
     psi(s) = 2^(-N/2) (-1)^(sum_i s_i s_{i+1}) (Briegel and Raussendorf, PRL 86, 910 (2001)); the bond
     carries the previous bit: A[s][b, b'] = delta(s, b') (-1)^(b s).
     """
-    n = _check_n(n_qubits)
+    n = positive_int(n_qubits, "n_qubits", error=StateError)
     if n == 1:
         return MPSState([np.ones((1, 2, 1))], spec={"name": "graph", "n_qubits": 1, "edges": []})
     bulk = np.zeros((2, 2, 2))

@@ -25,6 +25,7 @@ import numpy as np
 
 from qgen.errors import StateError
 from qgen.states.hamiltonians import check_parameter
+from qgen.strings import positive_int
 
 __all__ = [
     "tfim_free_fermion_energy",
@@ -36,9 +37,7 @@ __all__ = [
 def _check(n: int, boundary: str) -> int:
     if boundary != "open":
         raise StateError(f"free-fermion TFIM results cover the open chain only, got boundary={boundary!r}")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise StateError(f"number of qubits must be a positive integer, got {n!r}")
-    return int(n)
+    return positive_int(n, "n_qubits", error=StateError)
 
 
 def _coupling_matrix(n: int, h: float, J: float) -> np.ndarray:

@@ -58,8 +58,7 @@ def check_parameter(value: Any, name: str) -> float:
 
 def _bonds(n_qubits: int, boundary: str) -> list[tuple[int, int]]:
     check_boundary(boundary)
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, (int, np.integer)) or n_qubits < 2:
-        raise StateError(f"a chain needs n_qubits >= 2, got {n_qubits!r}")
+    n_qubits = positive_int(n_qubits, "n_qubits (a chain)", minimum=2, error=StateError)
     bonds = [(i, i + 1) for i in range(n_qubits - 1)]
     if boundary == "periodic" and n_qubits > 2:
         bonds.append((n_qubits - 1, 0))

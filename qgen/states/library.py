@@ -17,6 +17,7 @@ from qgen.states.hamiltonians import (
     tfim_ground_state,
     xxz_hamiltonian,
 )
+from qgen.strings import positive_int
 
 __all__ = [
     "ghz",
@@ -49,12 +50,6 @@ _LABELS = {
 }
 
 
-def _check_n(n_qubits: Any, minimum: int = 1) -> int:
-    if isinstance(n_qubits, bool) or not isinstance(n_qubits, (int, np.integer)) or n_qubits < minimum:
-        raise StateError(f"n_qubits must be an integer >= {minimum}, got {n_qubits!r}")
-    return int(n_qubits)
-
-
 def _representation(representation: str, n_qubits: int, dense_limit: int) -> str:
     if representation not in ("auto", "dense", "mps"):
         raise StateError(f"representation must be 'auto', 'dense' or 'mps', got {representation!r}")
@@ -67,7 +62,7 @@ def _representation(representation: str, n_qubits: int, dense_limit: int) -> str
 
 def ghz(n_qubits: int, *, representation: str = "auto") -> State:
     """(|0...0> + |1...1>) / sqrt(2)."""
-    n = _check_n(n_qubits)
+    n = positive_int(n_qubits, "n_qubits", error=StateError)
     spec = {"name": "ghz", "n_qubits": n}
     if _representation(representation, n, _EXACT_MPS_DENSE_LIMIT) == "mps":
         from qgen.states.exact_mps import ghz_mps
@@ -80,7 +75,7 @@ def ghz(n_qubits: int, *, representation: str = "auto") -> State:
 
 def w(n_qubits: int) -> DenseState:
     """(|10...0> + |010...0> + ... + |0...01>) / sqrt(N), dense (N <= 24)."""
-    n = _check_n(n_qubits)
+    n = positive_int(n_qubits, "n_qubits", error=StateError)
     _representation("dense", n, 0)
     v = np.zeros(2**n, dtype=np.complex128)
     v[1 << np.arange(n)] = 1 / np.sqrt(n)
@@ -106,7 +101,7 @@ def product(states: str | Sequence[Any], n_qubits: int | None = None, *, represe
     Labels: "0", "1", "+", "-", "+i", "-i".
     """
     if isinstance(states, str):
-        states = [states] * _check_n(n_qubits if n_qubits is not None else 1)
+        states = [states] * positive_int(n_qubits if n_qubits is not None else 1, "n_qubits", error=StateError)
     elif n_qubits is not None and len(states) != n_qubits:
         raise StateError(f"product: {len(states)} single-qubit states given for n_qubits={n_qubits}")
     if len(states) == 0:
@@ -130,7 +125,7 @@ def _is_pair_list(s: Any) -> bool:
 
 def graph(n_qubits: int, edges: Sequence[tuple[int, int]] | None = None, *, representation: str = "auto") -> State:
     """Graph state prod_{(i,j) in edges} CZ_ij |+>^N; the default edges form the linear cluster (i, i+1)."""
-    n = _check_n(n_qubits)
+    n = positive_int(n_qubits, "n_qubits", error=StateError)
     linear = edges is None
     e = [(i, i + 1) for i in range(n - 1)] if linear else [(int(i), int(j)) for i, j in edges]
     for i, j in e:
@@ -164,7 +159,7 @@ def tfim(
     "dense" uses sparse Lanczos (qgen.states.hamiltonians.ground_state); "mps" uses DMRG (qgen.states.dmrg);
     "auto" is dense up to 16 qubits.
     """
-    n = _check_n(n_qubits, 2)
+    n = positive_int(n_qubits, "n_qubits", minimum=2, error=StateError)
     check_boundary(boundary)
     h, J = check_parameter(h, "h"), check_parameter(J, "J")
     spec = {"name": "tfim", "n_qubits": n, "h": h, "J": J, "boundary": boundary}
@@ -186,7 +181,7 @@ def xxz(
     representation: str = "auto",
 ) -> State:
     """Ground state of H = J sum (X_i X_{i+1} + Y_i Y_{i+1} + delta Z_i Z_{i+1}) (delta = 1: Heisenberg)."""
-    n = _check_n(n_qubits, 2)
+    n = positive_int(n_qubits, "n_qubits", minimum=2, error=StateError)
     check_boundary(boundary)
     delta, J = check_parameter(delta, "delta"), check_parameter(J, "J")
     spec = {"name": "xxz", "n_qubits": n, "delta": delta, "J": J, "boundary": boundary}

@@ -70,3 +70,25 @@ def test_non_finite_amplitudes_and_density_matrices(bad: float) -> None:
     # Every comparison with NaN is False, so the Hermiticity, trace and positivity checks alone accept it.
     with pytest.raises(StateError, match="NaN or infinite"):
         DenseState(density_matrix=rho)
+
+
+@pytest.mark.parametrize("bad", [0, 2.0, True, "4"])
+def test_qubit_counts_go_through_the_one_positive_integer_check(bad) -> None:
+    from qgen.states import ghz, graph
+    from qgen.states.exact_mps import ghz_mps
+    from qgen.states.free_fermions import tfim_free_fermion_energy as energy
+
+    # Each constructor names n_qubits and its minimum (2 for a chain); a float is refused, never truncated.
+    calls = [
+        (lambda: ghz(bad), 1),
+        (lambda: graph(bad), 1),
+        (lambda: ghz_mps(bad), 1),
+        (lambda: energy(bad, h=1.0), 1),
+        (lambda: tfim(bad), 2),
+        (lambda: tfim_hamiltonian(bad), 2),
+        (lambda: tfim_mps(bad), 2),
+    ]
+    for call, minimum in calls:
+        with pytest.raises(StateError, match=rf"n_qubits.* must be an integer >= {minimum}, got {bad!r}"):
+            call()
+    assert ghz(np.int64(3)).n_qubits == 3 and type(ghz(np.int64(3)).n_qubits) is int
