@@ -9,7 +9,6 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from scipy.stats import chisquare
 
 from qgen.data import BasisSamplingWarning, import_qucumber
 from qgen.data.importers import import_state_vector_text
@@ -20,15 +19,10 @@ from qgen.models.base import Step
 from qgen.models.rbm import ComplexRBM, PositiveRBM
 from qgen.models.rbm.bases import BASIS_ROWS, rotated_log_amplitude
 from qgen.states.dense import DenseState
-from tests.helpers import pauli_matrix_of, random_vector, tfim_vector
+from qgen.train import Trainer
+from tests.helpers import assert_samples_fit, pauli_matrix_of, random_vector, tfim_vector
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pauli6_strings(n: int) -> torch.Tensor:
@@ -50,17 +44,20 @@ def randomize(model: torch.nn.Module, seed: int, scale: float = 0.4) -> None:
             p.copy_(scale * torch.randn(p.shape, generator=g, dtype=p.dtype))
 
 
-def fit(model, data: torch.Tensor, *, steps: int, lr: float, batch: int | None = None, seed: int = 0) -> None:
-    """A minimal stand-in for the Trainer: Adam on the model's updates, full batch unless `batch` is given."""
-    opt = torch.optim.Adam(model.parameter_groups()["model"], lr=lr)
-    x = model.check_outcomes(data)
-    g = torch.Generator().manual_seed(seed)
-    for i in range(steps):
-        xb = x if batch is None else x[torch.randint(0, len(x), (batch,), generator=g)]
-        for update in model.training_step(xb, Step(0, i, g)):
-            opt.zero_grad()
-            update.loss.backward()
-            opt.step()
+def fit(model, data: torch.Tensor, *, epochs: int, lr: float, batch_size: int | None = None) -> None:
+    """Adam through the common Trainer on every row (no validation split), full batch unless `batch_size`."""
+    Trainer(
+        model,
+        lr=lr,
+        batch_size=batch_size or len(data),
+        epochs=epochs,
+        val_fraction=0.0,
+        early_stopping_patience=None,
+        monitor="none",
+        clip_grad=None,
+        progress=False,
+        device="cpu",
+    ).fit(data)
 
 
 def exact_frequency_data(probs: np.ndarray, strings: torch.Tensor, n: int) -> torch.Tensor:
@@ -137,8 +134,7 @@ def test_complex_rbm_samples_pass_chi_square() -> None:
         probs = torch.exp(model.log_prob(strings) - model.log_normalizer().value).numpy()
     n = 30_000
     x = model.sample(n, generator=3)
-    counts = np.bincount((x[:, 0] * 6 + x[:, 1]).numpy(), minlength=36)
-    assert chisquare(counts, n * probs).pvalue > 1e-3
+    assert_samples_fit(x, probs / probs.sum(), 6)
     assert torch.equal(x, model.sample(n, generator=3))
 
 
@@ -176,7 +172,7 @@ def test_complex_rbm_recovers_a_complex_bell_state_from_exact_frequencies() -> N
     data = exact_frequency_data(probs, strings, 360)  # every P(a) is a multiple of 1/36: exact
     model = build("rbm-complex", n_qubits=2, n_outcomes=6, n_hidden=4, seed=0)
     assert len(data) == 360
-    fit(model, data, steps=800, lr=0.05)
+    fit(model, data, epochs=800, lr=0.05)
     assert model.as_state().fidelity(target) > 0.99
 
 
@@ -214,8 +210,7 @@ def test_positive_rbm_recovers_a_tfim_ground_state_from_exact_frequencies() -> N
     sigma = torch.as_tensor(list(itertools.product((0, 1), repeat=4)))
     data = exact_frequency_data(psi**2, sigma, 20_000)
     model = build("rbm-positive", n_qubits=4, n_outcomes=2, n_hidden=4, seed=0)
-    model.prepare(model.check_outcomes(data), torch.Generator().manual_seed(0))
-    fit(model, data, steps=400, lr=0.05)
+    fit(model, data, epochs=400, lr=0.05)
     state = model.as_state()
     assert state.fidelity(DenseState(vector=psi)) > 0.995
     assert abs(state.expectation("XIII") - DenseState(vector=psi).expectation("XIII")) < 0.02
@@ -241,5 +236,5 @@ def test_qucumber_two_qubit_complex_state(reference_dir) -> None:
         data = import_qucumber(folder / "qubits_train.txt", folder / "qubits_train_bases.txt")
     target = DenseState.normalized(import_state_vector_text(folder / "qubits_psi.txt"))
     model = build("rbm-complex", n_qubits=2, n_outcomes=6, n_hidden=2, seed=0)
-    fit(model, torch.as_tensor(data.outcomes.astype(np.int64)), steps=1500, lr=0.02, batch=100)
+    fit(model, torch.as_tensor(data.outcomes.astype(np.int64)), epochs=150, lr=0.02, batch_size=100)
     assert model.as_state().fidelity(target) > 0.99

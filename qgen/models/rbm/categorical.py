@@ -11,10 +11,11 @@ from torch import Tensor
 
 from qgen.errors import ModelError
 from qgen.estimate import Estimate
-from qgen.models.base import GenerativeModel, Step, Update
+from qgen.models.base import GenerativeModel, Ranks, Step, Update
 from qgen.models.rbm.ais import ais_log_partition
-from qgen.models.rbm.energy import ENUMERATION_LIMIT, RBMEnergy, uniform
+from qgen.models.rbm.energy import ENUMERATION_LIMIT, RBMEnergy, Share, uniform
 from qgen.models.rbm.gibbs import sample_chains
+from qgen.models.rbm.tempering import inverse_temperatures, tempering_sweep
 from qgen.seeding import as_generator
 
 __all__ = ["CategoricalRBM", "VALIDATION_LIMIT"]
@@ -22,6 +23,11 @@ __all__ = ["CategoricalRBM", "VALIDATION_LIMIT"]
 # Validation reports the exact NLL when log Z costs at most this many configurations (every epoch).
 VALIDATION_LIMIT = 2**16
 GRADIENTS = ("pcd", "cd", "exact")
+
+
+def _global_count(n: int, ranks: Ranks, device: torch.device) -> int:
+    """The number of rows of the global batch: this rank's n summed over ranks."""
+    return int(ranks.sum(torch.tensor([n], dtype=torch.int64, device=device)))
 
 
 def _check_int(value: Any, label: str, low: int) -> int:
@@ -42,12 +48,18 @@ class CategoricalRBM(GenerativeModel):
     Training minimises the negative log-likelihood through the surrogate loss F(data) - F(negatives), whose
     gradient is the log-likelihood gradient with the model expectation replaced by the negatives: k Gibbs
     sweeps from the batch (CD-k), from persistent chains kept as a buffer (PCD, so checkpoints carry them), or,
-    when the smaller layer is enumerable, the exact loss F(data) + log Z.
+    when the smaller layer is enumerable, the exact loss F(data) + log Z. With `n_temperatures` > 1 the
+    persistent chains are the beta = 1 replicas of a parallel-tempering ladder (`tempering_sweep`), which crosses
+    the barriers between modes that plain Gibbs chains cannot; `sample` then runs the same ladder.
+
+    Under torchrun each rank advances its own interleaved share of the chains (and, for CD, of the batch) with
+    the random numbers one process would draw for those rows, so the ranks run different chains, the gathered
+    chains and the parameters stay identical on every rank, and the run is the single-process run.
 
     References:
         G. E. Hinton, Neural Comput. 14, 1771 (2002) (contrastive divergence); T. Tieleman, ICML (2008)
-        (persistent CD); J. Carrasquilla, G. Torlai, R. G. Melko, L. Aolita, Nat. Mach. Intell. 1, 155 (2019)
-        (RBMs on POVM outcomes).
+        (persistent CD); G. Desjardins et al., AISTATS (2010) (parallel tempering); J. Carrasquilla, G. Torlai,
+        R. G. Melko, L. Aolita, Nat. Mach. Intell. 1, 155 (2019) (RBMs on POVM outcomes).
 
     Args:
         n_qubits: N, the string length.
@@ -59,6 +71,8 @@ class CategoricalRBM(GenerativeModel):
         init_scale: standard deviation of the initial weights.
         burn_in: sweeps `sample` discards first (None: chosen from the autocorrelation time).
         thinning: sweeps between kept samples of a chain (None: chosen from the autocorrelation time).
+        n_temperatures: replicas of the parallel-tempering ladder (1: plain block Gibbs).
+        beta_min: the smallest inverse temperature of the ladder (geometric from 1).
 
     Example:
         >>> model = CategoricalRBM(3, 4, n_hidden=4)
@@ -86,6 +100,8 @@ class CategoricalRBM(GenerativeModel):
         init_scale: float = 0.01,
         burn_in: int | None = None,
         thinning: int | None = None,
+        n_temperatures: int = 1,
+        beta_min: float = 0.1,
     ) -> None:
         super().__init__(n_qubits, n_outcomes)
         if gradient not in GRADIENTS:
@@ -95,6 +111,7 @@ class CategoricalRBM(GenerativeModel):
         for label, value, low in (("burn_in", burn_in, 0), ("thinning", thinning, 1)):
             if value is not None:
                 _check_int(value, label, low)
+        betas = inverse_temperatures(n_temperatures, beta_min)
         self.rbm = RBMEnergy(n_qubits, n_outcomes, n_hidden, init_scale)
         if gradient == "exact" and min(self.rbm.enumeration_size(s) for s in ("hidden", "visible")) > ENUMERATION_LIMIT:
             raise ModelError(
@@ -109,9 +126,16 @@ class CategoricalRBM(GenerativeModel):
             "init_scale": init_scale,
             "burn_in": burn_in,
             "thinning": thinning,
+            "n_temperatures": n_temperatures,
+            "beta_min": beta_min,
         }
         # Persistent chains: a buffer, so checkpoints and bit-exact resume carry them; `prepare` re-draws them.
         self.register_buffer("chains", torch.randint(0, n_outcomes, (n_chains, n_qubits)))
+        # The hotter replicas of the tempering ladder (none without tempering).
+        self.register_buffer("hot_chains", self.chains.unsqueeze(0).repeat(n_temperatures - 1, 1, 1))
+        self.register_buffer("betas", betas, persistent=False)
+        #: swaps accepted per neighbouring pair of the ladder, and swaps attempted per pair, since construction
+        self.swap_counts = {"accepted": torch.zeros(n_temperatures - 1, dtype=torch.int64), "attempted": 0}
         # The exact NLL is monitored where log Z is cheap enough to recompute every epoch; else pseudo-likelihood.
         cheap = min(self.rbm.enumeration_size(s) for s in ("hidden", "visible")) <= VALIDATION_LIMIT
         self.monitor = "nll" if cheap else "pseudo_nll"  # type: ignore[misc]
@@ -169,10 +193,29 @@ class CategoricalRBM(GenerativeModel):
             u = uniform((self.hyperparameters["n_chains"], *bias.shape), g, bias.device, bias.dtype)
             init = (bias - torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))).argmax(-1)
             samples, report = sample_chains(
-                self.rbm, init, n, g, burn_in=self.hyperparameters["burn_in"], thinning=self.hyperparameters["thinning"]
+                self.rbm,
+                init,
+                n,
+                g,
+                burn_in=self.hyperparameters["burn_in"],
+                thinning=self.hyperparameters["thinning"],
+                sweep=self._tempered_sweep(init) if self.betas.numel() > 1 else None,
             )
+        report["sampler"] = "parallel tempering" if self.betas.numel() > 1 else "block Gibbs"
         self.sampling_report = report
         return samples
+
+    def _tempered_sweep(self, init: Tensor):
+        """A parallel-tempering sweep for `sample_chains`: the hot replicas live in the closure, start at `init`."""
+        hot = init.unsqueeze(0).repeat(self.betas.numel() - 1, 1, 1)
+
+        def sweep(v: Tensor, generator: torch.Generator | None) -> Tensor:
+            nonlocal hot
+            replicas, _ = tempering_sweep(self.rbm, torch.cat([v.unsqueeze(0), hot]), self.betas, generator)
+            hot = replicas[1:]
+            return replicas[0]
+
+        return sweep
 
     # ---- training ------------------------------------------------------------------------------------------
 
@@ -186,6 +229,7 @@ class CategoricalRBM(GenerativeModel):
             self.rbm.visible_bias.copy_(freq.log())
             rows = torch.randint(0, x.shape[0], (self.chains.shape[0],), generator=generator, device=generator.device)
             self.chains.copy_(x[rows.to(x.device)])
+            self.hot_chains.copy_(self.chains.unsqueeze(0).expand_as(self.hot_chains))
 
     def training_step(self, x: Tensor, step: Step) -> Iterator[Update]:
         data_term = self.rbm.free_energy(x).mean()
@@ -194,12 +238,50 @@ class CategoricalRBM(GenerativeModel):
             nll = data_term + self.rbm.log_partition()
             yield Update("model", loss=nll, log={"nll": nll.detach()})
             return
-        start = self.chains if gradient == "pcd" else x
-        negatives = self.rbm.gibbs(start, self.hyperparameters["k"], step.generator)
-        if gradient == "pcd":
-            self.chains.copy_(negatives)
-        loss = data_term - self.rbm.free_energy(negatives).mean()
+        ranks, k = step.ranks, self.hyperparameters["k"]
+        if gradient == "cd":
+            # this rank's rows of the global batch are rows rank, rank + world, ... (the Trainer's shares)
+            share = Share(ranks.rank, ranks.world, _global_count(len(x), ranks, x.device)) if ranks.world > 1 else None
+            negatives = self.rbm.gibbs(x, k, step.generator, share=share)
+            loss = data_term - self.rbm.free_energy(negatives).mean()
+        else:
+            negatives = self._advance_chains(k, step.generator, ranks)
+            negative_term = self.rbm.free_energy(negatives).mean()
+            if ranks.world > 1:
+                # The Trainer averages losses weighted by each rank's share of the batch; weigh the chains' term
+                # so that the average is the mean over all chains, as in one process.
+                n_global = _global_count(len(x), ranks, x.device)
+                negative_term = negative_term * (len(negatives) * n_global / (len(x) * self.chains.shape[0]))
+            loss = data_term - negative_term
         yield Update("model", loss=loss, log={"free_energy_gap": loss.detach()})
+
+    def _advance_chains(self, sweeps: int, generator: torch.Generator, ranks: Ranks) -> Tensor:
+        """k sweeps of this rank's persistent chains (all ranks' chains gathered back in the buffers); its cold ones."""
+        n_chains = self.chains.shape[0]
+        share = Share(ranks.rank, ranks.world, n_chains) if ranks.world > 1 else None
+        replicas = torch.cat([self.chains.unsqueeze(0), self.hot_chains])
+        if share is not None:
+            replicas = replicas[:, share.rows(replicas.device)]
+        with torch.no_grad():
+            if self.betas.numel() == 1:
+                replicas = self.rbm.gibbs(replicas[0], sweeps, generator, share=share).unsqueeze(0)
+            else:
+                for _ in range(sweeps):
+                    replicas, accepted = tempering_sweep(self.rbm, replicas, self.betas, generator, share)
+                    self.swap_counts["accepted"] += accepted.cpu()
+                    self.swap_counts["attempted"] += replicas.shape[1]
+        if share is None:
+            gathered = replicas
+        else:
+            # every chain is advanced by exactly one rank: the sum over ranks puts each in place
+            gathered = torch.zeros(
+                (len(replicas), n_chains, self.n_qubits), dtype=replicas.dtype, device=replicas.device
+            )
+            gathered[:, share.rows(replicas.device)] = replicas
+            gathered = ranks.sum(gathered)
+        self.chains.copy_(gathered[0])
+        self.hot_chains.copy_(gathered[1:])
+        return replicas[0]
 
     def pseudo_log_likelihood(self, x: Tensor) -> Tensor:
         """(n,) sum_i log p(a_i | a_{-i}), the pseudo-log-likelihood (Besag, 1975): needs no log Z."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +11,7 @@ from torch import Tensor, nn
 
 from qgen.errors import ModelError
 
-__all__ = ["RBMEnergy", "ENUMERATION_LIMIT", "uniform"]
+__all__ = ["RBMEnergy", "ENUMERATION_LIMIT", "Share", "uniform", "bernoulli", "categorical"]
 
 # Largest number of configurations (of the smaller layer) an exact log Z sums over: 2^22, a few seconds.
 ENUMERATION_LIMIT = 2**22
@@ -18,12 +19,53 @@ ENUMERATION_LIMIT = 2**22
 _CHUNK = 2**14
 
 
+@dataclass(frozen=True)
+class Share:
+    """One rank's rows of a set of `total` chains: rows rank, rank + world, ... (torchrun's interleaved shares).
+
+    Random numbers are drawn for all `total` rows from the generator every rank shares, and each rank keeps its
+    own rows: the ranks together make exactly the draws of one process, while each advances different chains.
+    """
+
+    rank: int
+    world: int
+    total: int
+
+    def rows(self, device: torch.device) -> Tensor:
+        return torch.arange(self.rank, self.total, self.world, device=device)
+
+
 def uniform(
-    shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device, dtype: torch.dtype
+    shape: tuple[int, ...],
+    generator: torch.Generator | None,
+    device: torch.device,
+    dtype: torch.dtype,
+    share: Share | None = None,
+    axis: int = 0,
 ) -> Tensor:
-    """Uniforms in [0, 1) drawn on the generator's device (a CPU generator drives a CUDA model too)."""
+    """Uniforms in [0, 1) drawn on the generator's device (a CPU generator drives a CUDA model too).
+
+    With `share`, axis `axis` of `shape` holds this rank's rows: all `share.total` rows are drawn, its rows kept.
+    """
     dev = generator.device if generator is not None else device
-    return torch.rand(shape, generator=generator, device=dev, dtype=dtype).to(device)
+    if share is None:
+        return torch.rand(shape, generator=generator, device=dev, dtype=dtype).to(device)
+    full = list(shape)
+    full[axis] = share.total
+    draws = torch.rand(full, generator=generator, device=dev, dtype=dtype)
+    return draws.index_select(axis, share.rows(dev)).to(device)
+
+
+def bernoulli(p: Tensor, generator: torch.Generator | None, share: Share | None = None, axis: int = 0) -> Tensor:
+    """0/1 draws (in p's dtype) with probabilities p."""
+    return (uniform(tuple(p.shape), generator, p.device, p.dtype, share, axis) < p).to(p.dtype)
+
+
+def categorical(logits: Tensor, generator: torch.Generator | None, share: Share | None = None, axis: int = 0) -> Tensor:
+    """Draws from softmax(logits) over the last axis (Gumbel-max), int64 of logits.shape[:-1]."""
+    u = uniform(tuple(logits.shape), generator, logits.device, logits.dtype, share, axis)
+    gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
+    return (logits + gumbel).argmax(-1)
 
 
 class RBMEnergy(nn.Module):
@@ -78,13 +120,19 @@ class RBMEnergy(nn.Module):
         field = h @ self._flat_weight().T
         return self.visible_bias + field.reshape(h.shape[0], self.n_sites, self.n_states)
 
-    def sample_hidden(self, v: Tensor, generator: torch.Generator | None, beta: float = 1.0) -> Tensor:
+    def sample_hidden(
+        self, v: Tensor, generator: torch.Generator | None, beta: float = 1.0, share: Share | None = None
+    ) -> Tensor:
         """(n, M) hiddens drawn from p(h | v) at inverse temperature beta (0/1 in the parameters' dtype)."""
-        p = torch.sigmoid(beta * self.hidden_field(v))
-        return (uniform(tuple(p.shape), generator, p.device, p.dtype) < p).to(p.dtype)
+        return bernoulli(torch.sigmoid(beta * self.hidden_field(v)), generator, share)
 
     def sample_visible(
-        self, h: Tensor, generator: torch.Generator | None, beta: float = 1.0, base_bias: Tensor | None = None
+        self,
+        h: Tensor,
+        generator: torch.Generator | None,
+        beta: float = 1.0,
+        base_bias: Tensor | None = None,
+        share: Share | None = None,
     ) -> Tensor:
         """(n, N) int64 visibles from p(v | h) at inverse temperature beta (Gumbel-max over the K logits).
 
@@ -93,15 +141,13 @@ class RBMEnergy(nn.Module):
         logits = self.visible_logits(h)
         if beta != 1.0:
             logits = beta * logits + (0.0 if base_bias is None else (1.0 - beta) * base_bias)
-        u = uniform(tuple(logits.shape), generator, logits.device, logits.dtype)
-        gumbel = -torch.log(-torch.log(u.clamp_min(torch.finfo(u.dtype).tiny)))
-        return (logits + gumbel).argmax(-1)
+        return categorical(logits, generator, share)
 
-    def gibbs(self, v: Tensor, sweeps: int, generator: torch.Generator | None) -> Tensor:
-        """`sweeps` block-Gibbs sweeps v -> h -> v from (n, N) states (no gradient)."""
+    def gibbs(self, v: Tensor, sweeps: int, generator: torch.Generator | None, share: Share | None = None) -> Tensor:
+        """`sweeps` block-Gibbs sweeps v -> h -> v from (n, N) states (no gradient); `share`: see `Share`."""
         with torch.no_grad():
             for _ in range(sweeps):
-                v = self.sample_visible(self.sample_hidden(v, generator), generator)
+                v = self.sample_visible(self.sample_hidden(v, generator, share=share), generator, share=share)
         return v
 
     # ---- the partition function by enumeration -----------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -12,7 +13,10 @@ from qgen.autocorrelation import integrated_time
 from qgen.errors import ModelError
 from qgen.models.rbm.energy import RBMEnergy
 
-__all__ = ["sample_chains", "PILOT_SWEEPS", "MAX_PILOT_SWEEPS"]
+__all__ = ["sample_chains", "Sweep", "PILOT_SWEEPS", "MAX_PILOT_SWEEPS"]
+
+#: one sweep of the chains: (states (n_chains, N), generator) -> new states
+Sweep = Callable[[Tensor, "torch.Generator | None"], Tensor]
 
 # The first pilot run, in sweeps; it doubles until the chains are 50 autocorrelation times long.
 PILOT_SWEEPS = 200
@@ -27,7 +31,9 @@ def _check_count(value: Any, label: str, low: int) -> int | None:
     return value
 
 
-def _pilot(energy: RBMEnergy, v: Tensor, generator: torch.Generator | None) -> tuple[Tensor, int, float, bool]:
+def _pilot(
+    energy: RBMEnergy, v: Tensor, generator: torch.Generator | None, sweep: Sweep
+) -> tuple[Tensor, int, float, bool]:
     """Run the chains until their free energy's autocorrelation time is measured reliably (or the cap).
 
     Returns the chains' states, the sweeps run, tau and whether tau was reliable. The first half of each pilot
@@ -38,7 +44,7 @@ def _pilot(energy: RBMEnergy, v: Tensor, generator: torch.Generator | None) -> t
         trace = []
         with torch.no_grad():
             for _ in range(window):
-                v = energy.gibbs(v, 1, generator)
+                v = sweep(v, generator)
                 trace.append(energy.free_energy(v))
         sweeps += window
         values = torch.stack(trace, 1)[:, window // 2 :].double().cpu().numpy()
@@ -56,6 +62,7 @@ def sample_chains(
     *,
     burn_in: int | None = None,
     thinning: int | None = None,
+    sweep: Sweep | None = None,
 ) -> tuple[Tensor, dict[str, Any]]:
     """n samples from parallel block-Gibbs chains started at `init`.
 
@@ -71,6 +78,7 @@ def sample_chains(
         generator: the randomness.
         burn_in: sweeps discarded before the first sample (None: automatic).
         thinning: sweeps between kept samples of a chain (None: automatic).
+        sweep: one sweep of the chains; default one block-Gibbs sweep (parallel tempering passes its own).
 
     Returns:
         (samples (n, N) int64, report): the report records burn_in, thinning, tau (None when both were given),
@@ -80,20 +88,31 @@ def sample_chains(
         raise ModelError(f"the number of samples must be an integer >= 0, got {n!r}")
     burn_in, thinning = _check_count(burn_in, "burn_in", 0), _check_count(thinning, "thinning", 1)
     n_chains = init.shape[0]
+    if sweep is None:
+
+        def sweep(v: Tensor, g: torch.Generator | None) -> Tensor:
+            return energy.gibbs(v, 1, g)
+
+    def advance(v: Tensor, sweeps: int) -> Tensor:
+        with torch.no_grad():
+            for _ in range(sweeps):
+                v = sweep(v, generator)
+        return v
+
     v = init
     report: dict[str, Any] = {"n_chains": n_chains, "tau": None, "tau_reliable": None, "chosen": "given"}
     done = 0
     if burn_in is None or thinning is None:
-        v, done, tau, reliable = _pilot(energy, v, generator)
+        v, done, tau, reliable = _pilot(energy, v, generator, sweep)
         report |= {"tau": tau, "tau_reliable": reliable, "chosen": "auto"}
         tau = max(tau, 1.0)
         thinning = thinning if thinning is not None else math.ceil(2 * tau)
         burn_in = burn_in if burn_in is not None else max(done, math.ceil(20 * tau))
-    v = energy.gibbs(v, max(0, burn_in - done), generator)
+    v = advance(v, max(0, burn_in - done))
     per_chain = -(-n // n_chains) if n else 0
     kept = []
     for _ in range(per_chain):
-        v = energy.gibbs(v, thinning, generator)
+        v = advance(v, thinning)
         kept.append(v)
     samples = torch.stack(kept, 0).reshape(-1, v.shape[1])[:n] if kept else v[:0]
     report |= {"burn_in": burn_in, "thinning": thinning, "sweeps_per_chain": max(burn_in, done) + per_chain * thinning}

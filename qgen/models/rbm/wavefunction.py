@@ -49,7 +49,7 @@ class PositiveRBM(CategoricalRBM):
         n_outcomes: must be 2 (bit 0 is |0>, the +1 eigenstate of Z).
         n_hidden: M, hidden units.
         gradient: "exact", "pcd" or "cd"; None picks "exact" where enumerable, else "pcd".
-        **options: as for `CategoricalRBM` (k, n_chains, init_scale, burn_in, thinning).
+        **options: as for `CategoricalRBM` (k, n_chains, init_scale, burn_in, thinning, n_temperatures, beta_min).
 
     Example:
         >>> model = PositiveRBM(3, n_hidden=2)  # weights ~ 0.01, biases 0: nearly |+++>
@@ -71,6 +71,8 @@ class PositiveRBM(CategoricalRBM):
         init_scale: float = 0.01,
         burn_in: int | None = None,
         thinning: int | None = None,
+        n_temperatures: int = 1,
+        beta_min: float = 0.1,
     ) -> None:
         if n_outcomes != 2:
             raise ModelError(f"a positive wavefunction RBM models bits: n_outcomes must be 2, got {n_outcomes!r}")
@@ -87,6 +89,8 @@ class PositiveRBM(CategoricalRBM):
             init_scale=init_scale,
             burn_in=burn_in,
             thinning=thinning,
+            n_temperatures=n_temperatures,
+            beta_min=beta_min,
         )
 
     def log_amplitude(self, x: Tensor) -> Tensor:
