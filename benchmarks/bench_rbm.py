@@ -1,6 +1,6 @@
 """RBM reconstructions side by side with the RNN: classical fidelity and training time, exact where enumerable.
 
-Two tables:
+Three tables:
   - GHZ N = 6 measured with the tetrahedral POVM, 10^4 samples (seed 0): the categorical RBM ("rbm", PCD-k)
     and the RNN (GRU), each trained for the same number of epochs with Adam, batch 128. Classical fidelity
     sum_a sqrt(p(a) q(a)) over all 4^6 strings, exact for both (the RBM's log Z by enumerating its hidden
@@ -10,10 +10,15 @@ Two tables:
     enumeration, SGD lr 0.05, batch 100): quantum fidelity |<psi|psi_RBM>|^2 and <X_5> against the exact state,
     per 10 epochs, with the wall time. QuCumber's tutorial reports fidelity 0.9898 after 500 epochs.
 
-Both train with a local loop over `training_step` (the common Trainer takes over once it speaks Update).
+  - A Bell state under local depolarizing noise p in {0, 0.1, 0.2} (the paper's Fig. 2 setting), pauli4, 10^4
+    samples: the categorical RBM (exact gradient) and the RNN; classical fidelity to the exact noisy outcome
+    distribution and quantum fidelity of the reconstructed rho to the exact noisy state (qgen.metrics, exact).
+
+Every model trains through qgen.train.Trainer (no validation split, no early stopping, fixed epochs).
 
 Usage:
-    .venv/bin/python benchmarks/bench_rbm.py [--threads 1] [--epochs 30] [--tfim-epochs 100] [--only ghz|tfim]
+    .venv/bin/python benchmarks/bench_rbm.py [--threads 1] [--epochs 30] [--tfim-epochs 100] [--bell-epochs 30]
+        [--only ghz|tfim|bell]
 """
 
 from __future__ import annotations
@@ -27,32 +32,45 @@ import numpy as np
 import torch
 
 import qgen
-from qgen import states
+from qgen import metrics, noise, states
 from qgen.models import build
-from qgen.models.base import Step
 from qgen.strings import all_outcomes
+from qgen.train import Trainer
 
 __all__ = ["main"]
 
 QUCUMBER = Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "qucumber"
 
 
-def fit(model, x: torch.Tensor, *, epochs: int, batch: int, optimizer, seed: int = 0, each_epoch=None) -> float:
-    """Train through the model's updates; returns the training wall time (callbacks excluded)."""
-    spent = 0.0
-    for epoch in range(epochs):
+def fit(
+    model, x: torch.Tensor, *, epochs: int, batch: int, lr: float, optimizer: str = "adam", each_epoch=None
+) -> float:
+    """Train through qgen.train.Trainer for `epochs`; returns the training wall time (callbacks excluded)."""
+    spent = [0.0]
+
+    def callback(trainer, epoch: int) -> None:
+        spent[0] = trainer.history["time"][-1] - sum(extra)
         start = time.perf_counter()
-        g = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        order = torch.randperm(len(x), generator=g)
-        for index, lo in enumerate(range(0, len(x), batch)):
-            for update in model.training_step(x[order[lo : lo + batch]], Step(epoch, index, g)):
-                optimizer.zero_grad()
-                update.loss.backward()
-                optimizer.step()
-        spent += time.perf_counter() - start
         if each_epoch is not None:
-            each_epoch(epoch, spent)
-    return spent
+            each_epoch(epoch - 1, spent[0])
+        extra.append(time.perf_counter() - start)
+
+    extra: list[float] = []
+    Trainer(
+        model,
+        lr=lr,
+        batch_size=batch,
+        epochs=epochs,
+        optimizer=optimizer,
+        val_fraction=0.0,
+        early_stopping_patience=None,
+        monitor="none",
+        clip_grad=None,
+        progress=False,
+        device="cpu",
+        callbacks=[callback],
+    ).fit(x)
+    return spent[0]
 
 
 def ghz_table(epochs: int) -> None:
@@ -71,10 +89,7 @@ def ghz_table(epochs: int) -> None:
         ("rnn (gru 2x32)", "rnn", {"n_layers": 2, "hidden_size": 32}, 3e-3),
     ):
         model = build(name, n_qubits=n, n_outcomes=4, seed=0, **options)
-        if name == "rbm":
-            model.prepare(model.check_outcomes(x), torch.Generator().manual_seed(1))
-        opt = torch.optim.Adam(model.parameters(), lr=lr)
-        seconds = fit(model, x, epochs=epochs, batch=128, optimizer=opt)
+        seconds = fit(model, x, epochs=epochs, batch=128, lr=lr)
         with torch.no_grad():
             log_q = model.log_prob(strings).double() - model.log_normalizer().value
         fidelity = float(torch.sqrt(p * log_q.exp()).sum())
@@ -95,8 +110,6 @@ def tfim_table(epochs: int) -> None:
     target = DenseState.normalized(import_state_vector_text(QUCUMBER / "tfim1d_psi.txt"))
     x = torch.as_tensor(data.outcomes.astype(np.int64))
     model = build("rbm-positive", n_qubits=10, n_outcomes=2, n_hidden=10, seed=0)
-    model.prepare(model.check_outcomes(x), torch.Generator().manual_seed(1))
-    opt = torch.optim.SGD(model.parameters(), lr=0.05)
     x_exact = target.expectation("IIIIIXIIII")
     print(f"QuCumber TFIM N = 10, {len(x)} Z-basis shots; rbm-positive, 10 hidden, exact gradient, SGD 0.05, batch 100")
     print(f"{'epoch':>6s} {'time (s)':>9s} {'fidelity':>9s} {'<X_5>':>8s} (exact {x_exact:.5f})")
@@ -107,8 +120,44 @@ def tfim_table(epochs: int) -> None:
             print(f"{epoch + 1:6d} {spent:9.1f} {state.fidelity(target):9.5f} {state.expectation('IIIIIXIIII'):8.5f}")
             sys.stdout.flush()
 
-    fit(model, x, epochs=epochs, batch=100, optimizer=opt, each_epoch=report)
+    fit(model, x, epochs=epochs, batch=100, lr=0.05, optimizer="sgd", each_epoch=report)
     print("QuCumber's tutorial (its own report): fidelity 0.9898, KL 0.0205 after 500 epochs")
+
+
+def noisy_bell(p: float):
+    """The exact Bell state after local depolarizing noise p on each qubit, as a DenseState."""
+    from qgen.states.dense import DenseState
+
+    kraus = noise.depolarizing(p).kraus
+    rho = states.ghz(2).density_matrix
+    pairs = [np.kron(a, b) for a in kraus for b in kraus]
+    return DenseState(density_matrix=sum(k @ rho @ k.conj().T for k in pairs))
+
+
+def bell_table(epochs: int) -> None:
+    n_samples = 10_000
+    print(f"Bell state, local depolarizing noise, pauli4, {n_samples} samples, {epochs} epochs, batch 128, Adam")
+    print(f"{'p':>4s} {'model':28s} {'F_classical':>12s} {'F_quantum':>10s} {'time (s)':>9s}")
+    times: dict[str, float] = {}
+    for p in (0.0, 0.1, 0.2):
+        channel = noise.depolarizing(p) if p > 0 else None
+        data = qgen.simulate(states.ghz(2), "pauli4", n_samples, noise=channel, seed=0)
+        target = states.ghz(2).measured("pauli4", channel)
+        exact_state = noisy_bell(p) if p > 0 else states.ghz(2)
+        x = torch.as_tensor(data.outcomes.astype(np.int64))
+        for label, name, options, lr in (
+            ("rbm (exact gradient, 8 hidden)", "rbm", {"n_hidden": 8, "gradient": "exact"}, 1e-2),
+            ("rnn (gru 1x32)", "rnn", {"n_layers": 1, "hidden_size": 32}, 3e-3),
+        ):
+            model = build(name, n_qubits=2, n_outcomes=4, seed=0, **options)
+            seconds = fit(model, x, epochs=epochs, batch=128, lr=lr)
+            fc = metrics.classical_fidelity(target, model, method="exact").value
+            fq = metrics.quantum_fidelity(model, exact_state, povm="pauli4", method="exact").value
+            times[label] = times.get(label, 0.0) + seconds
+            print(f"{p:4.1f} {label:28s} {fc:12.5f} {fq:10.5f} {seconds:9.2f}")
+    rnn = times["rnn (gru 1x32)"]
+    for label, seconds in times.items():
+        print(f"  time ratio {label} / rnn (all three p): {seconds / rnn:.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,13 +165,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--epochs", type=int, default=30, help="GHZ table epochs")
     parser.add_argument("--tfim-epochs", type=int, default=100)
-    parser.add_argument("--only", choices=("ghz", "tfim"), default=None)
+    parser.add_argument("--bell-epochs", type=int, default=30)
+    parser.add_argument("--only", choices=("ghz", "tfim", "bell"), default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}  (python {sys.version.split()[0]}, torch {torch.__version__})")
     print("command: .venv/bin/python benchmarks/bench_rbm.py " + " ".join(sys.argv[1:] if argv is None else argv))
     if args.only in (None, "ghz"):
         ghz_table(args.epochs)
+    if args.only in (None, "bell"):
+        bell_table(args.bell_epochs)
     if args.only in (None, "tfim"):
         if not QUCUMBER.is_dir():
             print(f"QuCumber data not found at {QUCUMBER}: TFIM table skipped")
