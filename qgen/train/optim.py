@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from qgen.errors import TrainingError
+from qgen.strings import positive_int
 
 __all__ = [
     "OPTIMIZERS",
@@ -53,25 +54,28 @@ def group_settings(
 
 def check_run_settings(
     *, batch_size: Any, epochs: Any, seed: Any, val_fraction: Any, early_stopping_patience: Any, mode: Any, monitor: Any
-) -> None:
-    """Refuse run settings (shared by every group) that no run can use, naming the setting."""
-    for name, value in (("batch_size", batch_size), ("epochs", epochs)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise TrainingError(f"{name} must be a positive integer, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise TrainingError(f"seed must be a non-negative integer, got {seed!r}")
+) -> dict[str, Any]:
+    """Refuse run settings (shared by every group) that no run can use, naming the setting.
+
+    Returns:
+        the integer settings as Python ints (numpy integers are accepted): batch_size, epochs, seed and
+        early_stopping_patience (None stays None), so a checkpoint stores plain numbers.
+    """
+    ints = {
+        "batch_size": positive_int(batch_size, "batch_size", error=TrainingError),
+        "epochs": positive_int(epochs, "epochs", error=TrainingError),
+        "seed": positive_int(seed, "seed", minimum=0, error=TrainingError),
+        "early_stopping_patience": None
+        if early_stopping_patience is None
+        else positive_int(early_stopping_patience, "early_stopping_patience (or None)", error=TrainingError),
+    }
     if not (isinstance(val_fraction, (int, float)) and 0.0 <= val_fraction < 1.0):
         raise TrainingError(f"val_fraction must lie in [0, 1), got {val_fraction!r}")
-    if early_stopping_patience is not None and (
-        isinstance(early_stopping_patience, bool)
-        or not isinstance(early_stopping_patience, int)
-        or early_stopping_patience < 1
-    ):
-        raise TrainingError(f"early_stopping_patience must be an integer >= 1 or None, got {early_stopping_patience!r}")
     if mode not in ("min", "max"):
         raise TrainingError(f"mode must be 'min' or 'max', got {mode!r}")
     if monitor is not None and (not isinstance(monitor, str) or not monitor):
         raise TrainingError(f"monitor must be a history column name or 'none', got {monitor!r}")
+    return ints
 
 
 def check_settings(s: dict[str, Any], where: str = "") -> None:

@@ -133,7 +133,7 @@ class Trainer:
     ) -> None:
         if not isinstance(model, GenerativeModel):
             raise TrainingError(f"model must be a qgen GenerativeModel, got {type(model).__name__}")
-        check_run_settings(
+        ints = check_run_settings(
             batch_size=batch_size,
             epochs=epochs,
             seed=seed,
@@ -151,6 +151,8 @@ class Trainer:
                 "clip_grad": clip_grad,
             }
         )
+        batch_size, epochs, seed = ints["batch_size"], ints["epochs"], ints["seed"]
+        early_stopping_patience = ints["early_stopping_patience"]
         self.lr, self.batch_size, self.epochs = float(lr), batch_size, epochs
         self.optimizer_name, self.weight_decay, self.schedule = optimizer, float(weight_decay), schedule
         self.clip_grad, self.val_fraction = clip_grad, float(val_fraction)
