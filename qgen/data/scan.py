@@ -30,7 +30,7 @@ from qgen.measurement.noise import Channel
 from qgen.measurement.povm import POVM
 from qgen.states.base import State
 
-__all__ = ["scan_values", "scan_states", "point_seed", "simulate_scan", "write_scan", "scan_spec"]
+__all__ = ["scan_values", "scan_states", "point_seed", "simulate_scan", "write_scan", "scan_spec", "combine"]
 
 # Rows sampled per chunk while streaming one point to a file.
 _CHUNK = 1 << 16
@@ -213,3 +213,56 @@ def write_scan(
                 done += size
                 bar.update(size)
     return total
+
+
+def combine(datasets: Sequence[MeasurementData], condition_names: Sequence[str]) -> MeasurementData:
+    """Several data sets of one family, measured at different parameter values, as one with a condition column.
+
+    Each set gives its rows' conditions from its own condition column (a scan) or, for a single point, from
+    its recorded state spec (a file of the Ising chain at h = 0.75 gives h = 0.75 to every row).
+
+    Args:
+        datasets: data sets with the same N, the same POVM as applied and ideal, and the same noise.
+        condition_names: the conditions to take, e.g. ["h"].
+
+    Raises:
+        DataFormatError: a set without those conditions, or sets that differ in N, POVM or noise.
+    """
+    from qgen.errors import DataFormatError
+
+    names = list(condition_names)
+    if not datasets or not names:
+        raise DataFormatError("combine: expected at least one data set and one condition name")
+    first = datasets[0]
+    columns, families = [], []
+    for i, d in enumerate(datasets):
+        where = f"combine: data set {i + 1}"
+        same = d.n_qubits == first.n_qubits and d.n_outcomes == first.n_outcomes
+        if not same or not np.allclose(d.povm.elements, first.povm.elements, atol=1e-10):
+            raise DataFormatError(
+                f"{where}: expected N = {first.n_qubits} and the POVM of data set 1 ({first.povm_name})"
+            )
+        if not np.allclose(d.ideal_povm.elements, first.ideal_povm.elements, atol=1e-10) or d.noise != first.noise:
+            raise DataFormatError(f"{where}: expected the ideal POVM and noise of data set 1")
+        if d.conditions is not None and all(s in d.condition_names for s in names):
+            columns.append(d.conditions[:, [d.condition_names.index(s) for s in names]])
+            families.append(d.extra.get("scan", {}).get("state"))
+        elif d.state is not None and all(isinstance(d.state.get(s), int | float) for s in names):
+            columns.append(np.tile(np.array([float(d.state[s]) for s in names]), (d.n_samples, 1)))
+            families.append({k: v for k, v in d.state.items() if k not in names})
+        else:
+            raise DataFormatError(f"{where}: has no condition {names} (neither a condition column nor a state field)")
+    extra: dict[str, Any] = {"combined_from": len(datasets)}
+    if len(names) == 1 and families[0] is not None and all(f == families[0] for f in families):
+        values = np.unique(np.concatenate(columns)[:, 0])
+        extra["scan"] = {"state": families[0], "parameter": names[0], "values": values.tolist()}
+    return MeasurementData(
+        np.concatenate([d.outcomes for d in datasets]),
+        first.povm,
+        ideal_povm=first.ideal_povm,
+        state=None,
+        noise=first.noise,
+        extra=extra,
+        conditions=np.concatenate(columns),
+        condition_names=names,
+    )

@@ -109,6 +109,10 @@ def evaluate_at(
             rows = np.flatnonzero(np.all(data.conditions[:, columns] == wanted, axis=1))
             baseline = data.subset(rows) if len(rows) else None
     povm = data.povm if data is not None else None
+    if povm is None and getattr(model, "measurement", None):  # the POVM the model's training data were taken with
+        from qgen.data.dataset import MeasurementData
+
+        povm = MeasurementData.from_record(np.zeros((0, model.n_qubits), np.uint8), model.measurement).povm
     report = evaluate(view, dict(target_spec), data=baseline, povm=povm, n_samples=n_samples, seed=seed)
     report["condition"] = dict(view.condition_map)
     return report
