@@ -13,7 +13,7 @@ import numpy as np
 from qgen.data.fields import check_consistency
 from qgen.errors import DataFormatError, MetricError
 from qgen.measurement.povm import POVM
-from qgen.strings import as_outcome_array, enumeration_size, string_index
+from qgen.strings import as_outcome_array, enumeration_size, positive_int, string_index
 from qgen.version import __version__
 
 if TYPE_CHECKING:
@@ -61,9 +61,10 @@ def _as_json(value: Any, kind: type, where: str, name: str) -> Any:
 def _as_seed(seed: Any, where: str) -> int | None:
     if seed is None:
         return None
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) < 2**63:
+    seed = positive_int(seed, f"{where}: seed (None or an integer < 2^63)", minimum=0, error=DataFormatError)
+    if seed >= 2**63:  # HDF5 stores it as int64
         raise DataFormatError(f"{where}: seed: expected None or an integer in [0, 2^63), found {seed!r}")
-    return int(seed)
+    return seed
 
 
 def _as_reference(ref: Any, where: str, prefix: str = "reference") -> dict[str, Any]:

@@ -18,6 +18,7 @@ from torch import Tensor
 from qgen.errors import MetricError
 from qgen.estimate import Estimate, sample_mean
 from qgen.models.base import GenerativeModel, Vectors
+from qgen.strings import positive_int
 
 __all__ = ["heldout_nll", "kl_on_grid", "energy_distance", "mmd"]
 
@@ -96,9 +97,7 @@ def kl_on_grid(
     if box.ndim != 2 or box.shape[1] != 2 or box.shape[0] not in (1, 2) or not (box[:, 1] > box[:, 0]).all():
         raise MetricError(f"bounds must be ((lo, hi),) or ((lo, hi), (lo, hi)) with lo < hi, got {bounds!r}")
     d = box.shape[0]
-    m = points or (4001 if d == 1 else 401)
-    if isinstance(m, bool) or not isinstance(m, int) or m < 5:
-        raise MetricError(f"points must be an integer >= 5, got {points!r}")
+    m = (4001 if d == 1 else 401) if points is None else positive_int(points, "points", minimum=5, error=MetricError)
 
     def integrate(n: int) -> float:
         axes = [torch.linspace(float(lo), float(hi), n, dtype=torch.float64) for lo, hi in box]
