@@ -96,6 +96,7 @@ def write_simulation(
     from tqdm.auto import tqdm
 
     n = positive_int(n_samples, "n_samples", error=StateError)
+    chunk = positive_int(chunk, "chunk", error=StateError)  # 0 would loop forever, appending nothing
     m, gen, fields = _measure(state, povm, noise, seed, reference, device)
     show = n > chunk if progress is None else progress
     with (

@@ -478,3 +478,20 @@ def test_summary_and_repr_describe_the_data_set():
     assert str(data) == text
     assert repr(data).startswith("MeasurementData(n_samples=12345, n_qubits=3, povm='pauli4'")
     assert "complete for real states only" in make_data(povm="trine").summary()
+
+
+def test_write_simulation_streams_the_bits_of_simulate_and_checks_its_counts(tmp_path: Path):
+    from qgen.data import simulate, write_simulation
+    from qgen.errors import StateError
+    from qgen.states import ghz
+
+    path = tmp_path / "s.h5"
+    assert write_simulation(path, ghz(3), "tetra", 250, seed=4, chunk=64, progress=False) == 250
+    # Independent reference: the in-memory simulate draws the same bits from the same seed in one batch.
+    expected = simulate(ghz(3), "tetra", 250, seed=4)
+    assert np.array_equal(load(path).outcomes, expected.outcomes)
+    for kwargs, message in (({"chunk": 0}, "chunk must be an integer >= 1"), ({"n_samples": 2.5}, "n_samples")):
+        args = {"n_samples": 10} | kwargs
+        with pytest.raises(StateError, match=message):
+            write_simulation(tmp_path / "bad.h5", ghz(3), "tetra", args.pop("n_samples"), progress=False, **args)
+    assert not (tmp_path / "bad.h5").exists()
