@@ -3,6 +3,7 @@ with one line and exit code 2."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -497,3 +498,80 @@ def test_killed_writer_leaves_a_temporary_that_the_next_write_removes(tmp_path: 
     assert all(p.exists() for p in leftovers) and not out.exists()
     assert main(["simulate", "--state", "ghz", "--n-qubits", "3", "--samples", "10", "--quiet", "-o", str(out)]) == 0
     assert [p.name for p in tmp_path.iterdir()] == ["big.h5"] and load(out).n_samples == 10
+
+
+# ---------------------------------------------------------------------------------- output that says what happened
+
+
+def test_train_in_a_log_prints_epoch_lines_and_summary_and_quiet_keeps_the_last_lines(tmp_path: Path, capsys: Any):
+    data = _ghz_data(tmp_path / "d.h5", n=300)
+    train = ["train", "--model", "rnn", "--data", str(data), "--epochs", "2", "--option", "hidden_size=8"]
+    capsys.readouterr()
+    assert main(train + ["-o", str(tmp_path / "m.pt")]) == 0  # pytest's capture is not a terminal: a log
+    out, err = capsys.readouterr()
+    epochs = [line for line in err.splitlines() if line.startswith("epoch ")]
+    assert [line.split()[1] for line in epochs] == ["1/2", "2/2"] and all("loss=" in e for e in epochs)
+    assert "trained 2 epochs (all 2 epochs done)" in err and "best val_loss" in err
+    assert out.startswith(f"wrote {tmp_path / 'm.pt'} (") and out.count("\n") == 1
+    assert main(train + ["--quiet", "-o", str(tmp_path / "q.pt")]) == 0
+    out, err = capsys.readouterr()
+    assert not any(line.startswith("epoch ") for line in err.splitlines())
+    assert err.strip().startswith("trained 2 epochs (all 2 epochs done)") and err.count("\n") == 1
+    assert out.startswith(f"wrote {tmp_path / 'q.pt'} (")
+
+
+def test_evaluate_prints_the_demo_table_and_reads_file_targets(tmp_path: Path, capsys: Any) -> None:
+    from qgen.models import load as load_model
+    from qgen.models import save as save_model
+
+    data = _ghz_data(tmp_path / "d.h5", n=400)
+    model_path = _untrained_model(tmp_path / "m.pt", data)
+    model = load_model(model_path)
+    model.history = {"epoch": [1.0, 2.0], "train_loss": [3.0, 2.9], "val_loss": [3.1, 3.0]}
+    save_model(model, model_path)
+    capsys.readouterr()
+    args = ["evaluate", "--model", str(model_path), "--data", str(data), "--n-samples", "300"]
+    assert main(args + ["--json", str(tmp_path / "r.json"), "--plots", str(tmp_path / "fig")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    head = out.index(next(line for line in out if line.startswith("observable")))
+    assert out[head].split() == ["observable", "model", "raw", "data", "exact", "estimator"]
+    zz = next(line for line in out if line.startswith("<Z_0 Z_1>")).split()
+    # GHZ: <Z_0 Z_1> = 1 exactly; the model's and the raw data's estimates carry their error bars and estimator.
+    assert zz[3] == "+-" and zz[6] == "+-" and zz[8] == "1.00000" and zz[9] == "mc-dual"
+    assert (tmp_path / "fig" / "learning_curve.png").is_file()
+    # The same GHZ state as a state-vector file, and a density-matrix file of the same pure state: same numbers.
+    psi = np.zeros(4)
+    psi[[0, 3]] = 2**-0.5
+    np.save(tmp_path / "psi.npy", psi)
+    np.save(tmp_path / "rho.npy", np.outer(psi, psi))
+    first = json.loads((tmp_path / "r.json").read_text())
+    for name in ("psi.npy", "rho.npy"):
+        assert main(args + ["--json", str(tmp_path / f"{name}.json"), "--target", str(tmp_path / name)]) == 0
+        report = json.loads((tmp_path / f"{name}.json").read_text())
+        assert report["classical_fidelity"]["value"] == pytest.approx(first["classical_fidelity"]["value"], abs=1e-12)
+    # --json pointed at a --target file is refused like any other input.
+    assert main(args + ["--json", str(tmp_path / "psi.npy"), "--target", str(tmp_path / "psi.npy")]) == 2
+    _one_line_error(capsys, "--target", "psi.npy")
+
+
+@pytest.mark.slow  # two torchrun processes that import torch and train
+def test_under_torchrun_only_rank_0_prints(tmp_path: Path) -> None:
+    import socket
+
+    data = _ghz_data(tmp_path / "d.h5", n=300)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    for key in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        env.pop(key, None)
+    launch = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--nnodes=1"]
+    launch += ["--master_addr=127.0.0.1", f"--master_port={port}", "-m", "qgen", "train", "--model", "rnn"]
+    launch += ["--data", str(data), "--epochs", "2", "--option", "hidden_size=8", "-o", str(tmp_path / "m.pt")]
+    for quiet in ([], ["--quiet"]):
+        done = subprocess.run(launch + quiet, env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        epochs = [line for line in done.stderr.splitlines() if line.startswith("epoch ")]
+        assert len(epochs) == (0 if quiet else 2), done.stderr
+        assert done.stderr.count("trained 2 epochs") == 1, done.stderr
+        assert done.stdout.count("wrote ") == 1, done.stdout

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from qgen.data import MeasurementData, save
-from qgen.errors import MetricError
+from qgen.errors import MetricError, StateError
 from qgen.report.evaluation import EmpiricalDistribution, evaluate, exact_observables, run_evaluate, write_json
 from qgen.states.dense import DenseState
 from tests.helpers import tfim_hamiltonian_dict, tfim_vector
@@ -148,7 +148,7 @@ def test_run_evaluate_writes_json_and_plots(tmp_path):
     )
     assert other["observables"]["magnetization_x"]["exact"]["value"] == pytest.approx([1, 1, 1])
     assert report["observables"]["magnetization_x"]["exact"]["value"] == pytest.approx([0, 0, 0], abs=1e-12)
-    with pytest.raises(MetricError, match="JSON"):
+    with pytest.raises(StateError, match="JSON spec"):
         run_evaluate(tmp_path / "d.h5", tmp_path / "d.h5", out, target_spec="not json")
 
 
@@ -269,3 +269,41 @@ def test_figures_take_the_observables_estimates(data):
         plots.plot_correlation_vs_distance(corr.value, corr.stderr).axes[0].lines[0].get_ydata(),
     )
     assert len(plots.plot_correlation_matrix(corr, corr.value).axes) == 3
+
+
+def test_run_evaluate_reads_file_targets_and_draws_the_learning_curve(tmp_path):
+    from qgen.models import build
+    from qgen.models import save as save_model
+    from qgen.report.evaluation import learning_curve_keys
+    from qgen.states import ghz
+
+    state = ghz(3)
+    m = state.measured("pauli4")
+    x = m.sample(2000, generator=torch.Generator().manual_seed(0)).numpy()
+    save(MeasurementData(x, m.povm, state=state.spec), tmp_path / "d.h5")
+    model = build("rnn", n_qubits=3, n_outcomes=4, hidden_size=8, n_layers=1, seed=0)
+    model.history = {"epoch": [1.0, 2.0], "train_loss": [4.1, 3.9], "val_loss": [4.0, float("nan")], "lr": [1e-3] * 2}
+    save_model(model, tmp_path / "m.pt")
+    # The same state as a .npy vector gives the same exact numbers as the recorded spec (same seed, same samples).
+    psi = np.zeros(8)
+    psi[[0, 7]] = 2**-0.5
+    np.save(tmp_path / "ghz.npy", psi)
+    by_spec = run_evaluate(tmp_path / "m.pt", tmp_path / "d.h5", tmp_path / "a.json", n_samples=500)
+    by_file = run_evaluate(
+        tmp_path / "m.pt",
+        tmp_path / "d.h5",
+        tmp_path / "b.json",
+        target_spec=tmp_path / "ghz.npy",
+        n_samples=500,
+        plots_dir=tmp_path / "plots",
+    )
+    for key in ("classical_fidelity", "kl_divergence", "quantum_fidelity"):
+        assert by_file[key]["value"] == pytest.approx(by_spec[key]["value"], abs=1e-12), key
+    assert by_file["target_source"] == str(tmp_path / "ghz.npy")
+    assert (tmp_path / "plots" / "learning_curve.png").is_file()
+    assert str(tmp_path / "plots" / "learning_curve.png") in by_file["plots"]
+    # Which columns the curve shows: a recorded fidelity first, else the losses, else the other train_/val_ columns.
+    assert learning_curve_keys(model.history) == ["train_loss", "val_loss"]
+    assert learning_curve_keys({"classical_fidelity": [0.9], "train_loss": [1.0]}) == ["classical_fidelity"]
+    assert learning_curve_keys({"train_d_loss": [1.0], "train_d_loss_stderr": [0.1], "lr": [1.0]}) == ["train_d_loss"]
+    assert learning_curve_keys({}) == [] and learning_curve_keys({"val_loss": [float("nan")]}) == []
