@@ -47,7 +47,7 @@ class Normalized:
         self.log_z = float(log_z.value)
 
     def log_prob(self, x: Any) -> Any:
-        return self.model.log_prob(x).double() - self.log_z
+        return self.model.log_prob(x).detach().double() - self.log_z
 
     def sample(self, n: int, *, generator: Any = None) -> Any:
         return self.model.sample(n, generator=generator)

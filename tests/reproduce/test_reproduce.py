@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from qgen.cli import main
 from qgen.errors import QgenError
@@ -15,8 +16,8 @@ from tests.helpers import random_mps
 
 
 def test_registry_lists_figures_and_missing(capsys):
-    assert {"paper-fig2", "paper-fig3", "paper-fig4"} <= set(FIGURES)
-    assert "seed000" in MISSING or "seed000" in FIGURES
+    assert {"paper-fig2", "paper-fig3", "paper-fig4", "seed000", "seed-toys", "tfim-phase"} <= set(FIGURES)
+    assert not set(FIGURES) & set(MISSING)
     with pytest.raises(QgenError, match="unknown figure"):
         figure_entry("paper-fig9")
     assert main(["reproduce", "--list"]) == 0
@@ -67,7 +68,9 @@ def test_scan_cell_records_the_scan():
 
 
 def test_reproduce_writes_png_and_json(tmp_path, monkeypatch):
-    monkeypatch.setattr(paper_fig2, "QUICK", {"noise": (0.0, 0.2), "n_samples": 600, "epochs": 2})
+    monkeypatch.setattr(
+        paper_fig2, "QUICK", {"noise": (0.0, 0.2), "n_samples": 600, "epochs": 2, "models": ("rnn", "rbm")}
+    )
     record = reproduce("paper-fig2", tmp_path, quick=True, seed=3, log=lambda line: None)
     saved = json.loads((tmp_path / "paper-fig2.json").read_text())
     assert (tmp_path / "paper-fig2.png").stat().st_size > 10_000
@@ -78,13 +81,35 @@ def test_reproduce_writes_png_and_json(tmp_path, monkeypatch):
     # the exact state's purity: Tr rho_p^2 = lam^4 + (1 - lam^4) / 4 for the Werner state
     lam = 1 - 4 * 0.2 / 3
     assert final[1]["exact_purity"] == pytest.approx(lam**4 + (1 - lam**4) / 4, abs=1e-12)
-    assert all(0 <= row["classical_fidelity"] <= 1 + 1e-9 for row in final)
-    rho = np.array(saved["numbers"]["rho_model_real"]) + 1j * np.array(saved["numbers"]["rho_model_imag"])
-    assert np.trace(rho).real == pytest.approx(1.0, abs=1e-9)
+    for name in ("rnn", "rbm"):
+        assert all(0 <= row[name]["classical_fidelity"] <= 1 + 1e-9 for row in final)
+        assert all(0 <= row[name]["quantum_fidelity"] <= 1 + 1e-9 for row in final)
+        numbers = saved["numbers"]
+        rho = np.array(numbers["rho_model_real"][name]) + 1j * np.array(numbers["rho_model_imag"][name])
+        assert np.trace(rho).real == pytest.approx(1.0, abs=1e-9)
+        np.testing.assert_allclose(rho, rho.conj().T, atol=1e-12)
+        assert len(saved["numbers"]["training"][name]["0.2"]["epoch"]) == 2
+
+
+def test_normalized_rbm_sums_to_one():
+    # The RBM's exact log Z turns its free energies into probabilities: over all 4^2 strings they sum to 1.
+    from qgen.models.registry import build
+    from qgen.strings import all_outcomes
+
+    rbm = build("rbm", n_qubits=2, n_outcomes=4, n_hidden=3, seed=0, init_scale=0.5)
+    with torch.no_grad():  # non-zero biases, so that every term of the energy counts
+        rbm.rbm.visible_bias.normal_(generator=torch.Generator().manual_seed(1))
+        rbm.rbm.hidden_bias.normal_(generator=torch.Generator().manual_seed(2))
+    normalized = paper_fig2.Normalized(rbm)
+    assert normalized.likelihood == "exact" and (normalized.n_qubits, normalized.n_outcomes) == (2, 4)
+    total = float(normalized.log_prob(all_outcomes(4, 2)).exp().sum())
+    assert total == pytest.approx(1.0, abs=1e-6)  # float32 free energies
+    # against an independent sum over all 2^3 hidden states and the 16 visible strings of exp(-E(v, h))
+    assert normalized.log_z == pytest.approx(_brute_force_log_z(rbm), abs=1e-10)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["paper-fig2", "paper-fig3", "paper-fig4"])
+@pytest.mark.parametrize("name", ["paper-fig2", "paper-fig3", "paper-fig4", "seed000", "seed-toys", "tfim-phase"])
 def test_quick_figures_run(name, tmp_path):
     assert main(["reproduce", name, "--quick", "-o", str(tmp_path)]) == 0
     saved = json.loads((tmp_path / f"{name}.json").read_text())
@@ -99,3 +124,19 @@ def test_quick_figures_run(name, tmp_path):
             n["data"]["x_stderr"]
         )
         assert np.abs(z).max() < 4.5
+
+
+def _brute_force_log_z(rbm) -> float:
+    """log sum_{v, h} exp(b.v + c.h + v^T W h) over every visible string and hidden configuration, in float64."""
+    import itertools
+
+    w = rbm.rbm.weight.detach().double().numpy()  # (N, K, M)
+    b = rbm.rbm.visible_bias.detach().double().numpy()  # (N, K)
+    c = rbm.rbm.hidden_bias.detach().double().numpy()  # (M,)
+    n, k, m = w.shape
+    terms = []
+    for v in itertools.product(range(k), repeat=n):
+        for h in itertools.product((0, 1), repeat=m):
+            h = np.array(h, dtype=np.float64)
+            terms.append(sum(b[i, v[i]] + w[i, v[i]] @ h for i in range(n)) + c @ h)
+    return float(np.logaddexp.reduce(terms))
