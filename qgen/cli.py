@@ -607,6 +607,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         plots_dir=args.plots,
         n_samples=args.n_samples,
         seed=args.seed,
+        positive=args.positive,
     )
     from qgen.report.summary import summary_text
 
@@ -631,6 +632,12 @@ def _add_evaluate(sub: Any) -> None:
     p.add_argument("--n-samples", type=positive_int, default=10_000, help="samples for Monte-Carlo estimates")
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--force", action="store_true", help="allow --json to replace an input; evaluate across POVMs")
+    p.add_argument(
+        "--positive",
+        action="store_true",
+        help="Z-basis shots of a positive state (a stoquastic ground state such as the TFIM's): read the model as "
+        "psi = sqrt(p) over all 2^N strings (N <= 20), so <X_i>, the energy and the quantum fidelity come from it",
+    )
 
 
 # ---------------------------------------------------------------------------------------------------- validate

@@ -25,6 +25,7 @@ from qgen.metrics.distributions import EmpiricalDistribution, as_generator, draw
 from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
 from qgen.metrics.normalized import normalized
 from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
+from qgen.metrics.positive import model_state, state_fidelity, state_observables
 
 __all__ = [
     "evaluate",
@@ -128,6 +129,7 @@ def evaluate(
     povm: POVM | str | None = None,
     n_samples: int = 10_000,
     seed: int = 0,
+    positive: bool = False,
 ) -> dict[str, Any]:
     """Compare a model with a target state (or with the data) and return the report dict.
 
@@ -146,12 +148,20 @@ def evaluate(
             (K^N <= AUTO_ENUMERATION, exact likelihoods) come from one table of log-probabilities per
             distribution: the target's `probabilities()`, the model's prefix-tree walk.
         seed: seed of every random draw in the report.
+        positive: a model of Z-basis shots without its own `as_state()` is read as the positive wavefunction
+            psi = sqrt(p) (`qgen.metrics.positive.positive_state`, N <= 20): right for the ground state of a
+            stoquastic Hamiltonian (TFIM), and the only way Z-basis shots give <X_i> and the energy.
+
+    A model with a state (its own `as_state()`, an RBM's, or the positive wavefunction) has its observables and
+    quantum fidelity computed from that state, exactly; its sample-based observables move to "model_samples",
+    and report["model"]["state"] names the state's estimator.
 
     Returns:
         dict with keys "n_qubits", "n_outcomes", "povm", "model", "target", "seed", "n_samples",
         "classical_fidelity", "kl_divergence" (KL(target || model)), "kl_divergence_reverse" (KL(model ||
         target)), "observables" (name -> {"model": ..., "exact": ..., "data": ...}, each with value, stderr,
-        method) and, for N <= MAX_EXACT_QUBITS with a target, "quantum_fidelity". An observable the POVM as
+        method) and, with a target, "quantum_fidelity" (from the model's state, any N it is built for; else
+        reconstructed from the outcome probabilities for N <= MAX_EXACT_QUBITS). An observable the POVM as
         applied does not determine has value None and status "not determined by this measurement"; a number
         that cannot be computed has value None, method "unavailable" and the reason.
     """
@@ -206,6 +216,9 @@ def evaluate(
     }
 
     model_obs = _sample_observables(samples, povm, hamiltonian)
+    state = _model_state(model, povm, positive, report)
+    if state is not None:
+        state_obs = {name: e.to_dict() for name, e in state_observables(*state, hamiltonian).items()}
     data_obs = None
     if data is not None and not raw:
         data_obs = _sample_observables(data.outcomes, povm, hamiltonian)
@@ -213,15 +226,35 @@ def evaluate(
     observables: dict[str, Any] = {}
     for name, entry in model_obs.items():
         observables[name] = {"model": entry}
+        if state is not None and name in state_obs:
+            observables[name] = {"model": state_obs[name], "model_samples": entry}
         if name in exact:
             method = "exact" if target is not None else "reference"
             observables[name]["exact"] = Estimate(exact[name], 0.0, method).to_dict()
         if data_obs is not None:
             observables[name]["data"] = data_obs[name]
     report["observables"] = observables
-    if target is not None and n <= MAX_EXACT_QUBITS:
+    if target is not None and state is not None:
+        report["quantum_fidelity"] = _safe(state_fidelity, state[0], target, state[1])
+    elif target is not None and n <= MAX_EXACT_QUBITS:
         report["quantum_fidelity"] = _safe(quantum_fidelity, model_d, target, povm=povm, method="exact", **kw)
     return report
+
+
+def _model_state(model: Any, povm: POVM, positive: bool, report: dict[str, Any]) -> tuple[Any, str] | None:
+    """(state, estimator name) of a model with a state (`qgen.metrics.positive.model_state`), recorded under
+    report["model"]["state"]; None without one. A model whose own state cannot be built (N too large) is
+    evaluated through its samples, and the report says why; `positive` on the wrong data is an error."""
+    try:
+        found = model_state(model, positive=positive, povm=povm)
+    except MetricError as exc:
+        if positive and not callable(getattr(model, "as_state", None)):
+            raise
+        report["model"]["state"] = _unavailable(exc)
+        return None
+    if found is not None:
+        report["model"]["state"] = {"method": found[1], "pure": bool(found[0].is_pure)}
+    return found
 
 
 def _reference_group(data: Any) -> dict[str, np.ndarray]:
@@ -275,6 +308,7 @@ def run_evaluate(
     plots_dir: str | os.PathLike | None = None,
     n_samples: int = 10_000,
     seed: int = 0,
+    positive: bool = False,
 ) -> dict[str, Any]:
     """`qgen evaluate`: load a model (.pt) or a data set (.h5) and the data, evaluate, write JSON and plots.
 
@@ -290,6 +324,7 @@ def run_evaluate(
             under "plots" in the report.
         n_samples: model samples drawn for the estimates.
         seed: seed of every random draw.
+        positive: read a model of Z-basis shots as the positive wavefunction sqrt(p) (`evaluate`'s `positive`).
 
     Returns:
         The report dict (as written).
@@ -300,7 +335,7 @@ def run_evaluate(
     data = load(data_path)
     model = _load_model(Path(model_path))
     target = None if target_spec is None else load_target(target_spec, data)
-    report = evaluate(model, target, data=data, n_samples=n_samples, seed=seed)
+    report = evaluate(model, target, data=data, n_samples=n_samples, seed=seed, positive=positive)
     report["model"]["path"] = str(model_path)
     report["data"] = str(data_path)
     if target_spec is not None and not isinstance(target_spec, dict):
