@@ -282,14 +282,10 @@ class Diffusion(GenerativeModel):
         """
         n = positive_int(n, "number of samples", minimum=0, error=ModelError)
         gen = as_generator(generator)
-        was_training = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             if isinstance(self.support, Strings):
                 return self._sample_strings(n, gen)
             return self._sample_vectors(n, gen)
-        finally:
-            self.train(was_training)
 
     def _sample_vectors(self, n: int, gen: torch.Generator | None) -> Tensor:
         x = normal((n, self.support.dim), gen, self.device, self.dtype)

@@ -161,12 +161,8 @@ class _Adversarial(GenerativeModel):
         """
         n = positive_int(n, "number of samples", minimum=0, error=ModelError)
         gen = as_generator(generator)
-        was_training = self.training
-        self.eval()
-        try:
+        with self.evaluating():
             chunks = [self._generate(min(_SAMPLE_CHUNK, n - s), gen)[1] for s in range(0, n, _SAMPLE_CHUNK)]
-        finally:
-            self.train(was_training)
         if chunks:
             return torch.cat(chunks)
         if isinstance(self.support, Strings):

@@ -118,15 +118,11 @@ def autoregressive_log_probabilities(model: Any) -> np.ndarray:
     k, n = int(model.n_outcomes), int(model.n_qubits)
     out = np.empty(enumeration_size(k, n, error=MetricError), dtype=np.float64)
     cached = type(model).step is not AutoregressiveModel.step and hasattr(model, "begin")
-    was_training = bool(getattr(model, "training", False))
-    model.eval()  # dropout off: the table is the distribution that log_prob and sample describe
-    try:
-        with torch.no_grad():
-            if cached:
-                _cached_walk(model, k, n, out)
-                if _agrees_with_log_prob(model, k, n, out):
-                    return out
-            _causal_walk(model, k, n, out)
-            return out
-    finally:
-        model.train(was_training)
+    # Dropout off: the table is the distribution that log_prob and sample describe.
+    with model.evaluating(), torch.no_grad():
+        if cached:
+            _cached_walk(model, k, n, out)
+            if _agrees_with_log_prob(model, k, n, out):
+                return out
+        _causal_walk(model, k, n, out)
+        return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABCMeta, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -268,6 +269,19 @@ class GenerativeModel(nn.Module, metaclass=ABCMeta):
         p = next(self.parameters(), None)
         return p.dtype if p is not None else torch.get_default_dtype()
 
+    @contextmanager
+    def evaluating(self) -> Iterator[None]:
+        """The model in eval mode (no dropout) for the block, then back in the mode it had, even on error.
+
+        Sampling and exact tables describe the distribution `log_prob` defines, which dropout would perturb.
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            yield
+        finally:
+            self.train(was_training)
+
     def check_outcomes(self, x: Any) -> Tensor:
         """Validate a batch against the support and return it on the model's device.
 
@@ -338,6 +352,14 @@ class GenerativeModel(nn.Module, metaclass=ABCMeta):
         set: lr, optimizer, weight_decay, betas, momentum, clip_grad, schedule.
         """
         return {}
+
+    def training_data(self, data: Any) -> Any:
+        """The rows the Trainer trains on, made from what the user passed to `fit` (default: the data as given).
+
+        A model whose rows carry more than the data set's samples (a conditional model appends each row's
+        condition index) builds them here, so `Trainer(model).fit(data_set)` works for it as for any model.
+        """
+        return data
 
     def prepare(self, train: Tensor, generator: torch.Generator) -> None:
         """Called once before the first epoch (not on resume): data-dependent initialisation, chains.
