@@ -90,6 +90,12 @@ class AutoregressiveModel(MaximumLikelihood):
 
         return condition_rows(self, outcomes, conditions)
 
+    def training_data(self, data: Any) -> Any:
+        """A data set with per-row conditions becomes `condition_rows(data)` for a conditional model."""
+        if self.n_conditions and getattr(data, "conditions", None) is not None:
+            return self.condition_rows(data)
+        return data
+
     def at(self, condition: Any = None, **named: float) -> AutoregressiveModel:
         """The conditional model at one condition (`model.at(h=0.93)`): a model of strings sharing the weights."""
         from qgen.models.conditional import AtCondition

@@ -272,7 +272,7 @@ class Trainer:
             the history: per epoch "epoch", "lr", "time", "train_<key>" for each number the updates logged,
             "val_<key>" for each validation metric, and whatever the callbacks returned; also `model.history`.
         """
-        x = check_training_data(self.model, data)
+        x = check_training_data(self.model, self.model.training_data(data))
         self._data_fingerprint = data_fingerprint(x)
         if resume and self.checkpoint is not None and self.checkpoint.is_file():
             self._pending = read_checkpoint(self.checkpoint)

@@ -208,3 +208,15 @@ def test_resume_is_bit_exact(tmp_path):
     resumed.fit(rows)
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_the_trainer_takes_a_scan_data_set_directly() -> None:
+    from qgen.data.scan import simulate_scan
+    from qgen.models import build
+    from qgen.train import Trainer
+
+    data = simulate_scan({"name": "tfim", "n_qubits": 3}, "h", [0.5, 1.5], "tetra", 200, seed=1, reference=False)
+    model = build("rnn", n_qubits=3, n_outcomes=4, hidden_size=8, n_conditions=1, condition_names=["h"], seed=0)
+    history = Trainer(model, epochs=1, batch_size=100, progress=False).fit(data)
+    assert len(history["train_loss"]) == 1
+    torch.testing.assert_close(model.condition_table.flatten().double(), torch.tensor([0.5, 1.5], dtype=torch.float64))
