@@ -7,6 +7,7 @@ from qgen.metrics.distances import AUTO_ENUMERATION, classical_fidelity, kl_dive
 from qgen.metrics.distributions import EmpiricalDistribution, TabulatedDistribution, tabulate
 from qgen.metrics.fidelity import project_to_physical, quantum_fidelity, uhlmann_fidelity
 from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
+from qgen.metrics.positive import positive_state
 from qgen.metrics.reconstruction import reconstruct_density_matrix
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "quantum_fidelity",
     "project_to_physical",
     "uhlmann_fidelity",
+    "positive_state",
     "reconstruct_density_matrix",
     "AUTO_ENUMERATION",
     "NOT_DETERMINED",
