@@ -18,6 +18,7 @@ from typing import ClassVar, Literal
 import torch
 from torch import Tensor, nn
 
+from qgen.backends.networks import mlp
 from qgen.errors import ModelError
 from qgen.estimate import Estimate
 from qgen.models.base import GenerativeModel, MaximumLikelihood, Step, Support, Update, Vectors
@@ -104,10 +105,7 @@ class EBM(GenerativeModel):
             "alpha": float(alpha),
         }
         d = self.support.dim
-        layers: list[nn.Module] = []
-        for width_in, width_out in zip((d, *hidden), hidden):
-            layers += [nn.Linear(width_in, width_out), nn.SiLU()]
-        self.energy_net = nn.Sequential(*layers, nn.Linear(hidden[-1], 1))
+        self.energy_net = mlp(d, 1, hidden)
         self.register_buffer("shift", torch.zeros(d))
         self.register_buffer("scale", torch.ones(d))
         self.register_buffer("chains", torch.zeros(buffer_size, d))

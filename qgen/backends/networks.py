@@ -1,6 +1,8 @@
-"""Small fully connected networks shared by the generic backends (GAN, VAE, diffusion)."""
+"""Small fully connected networks shared by the generic backends (GAN, VAE, diffusion, EBM)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -18,22 +20,38 @@ def check_nonnegative(value: object, label: str) -> float:
     return float(value)
 
 
-def mlp(n_in: int, n_out: int, hidden: int, n_layers: int, activation: type[nn.Module] = nn.SiLU) -> nn.Sequential:
-    """A multilayer perceptron: `n_layers` hidden layers of width `hidden`; n_layers = 0 is one linear map.
+def mlp(
+    n_in: int,
+    n_out: int,
+    hidden: int | Sequence[int],
+    n_layers: int | None = None,
+    activation: type[nn.Module] = nn.SiLU,
+) -> nn.Sequential:
+    """A multilayer perceptron: `n_layers` hidden layers of width `hidden`, or one layer per width of a sequence.
+
+    n_layers = 0 (or an empty sequence) is one linear map. Layers sit at even indices of the Sequential, so
+    state_dict keys are "0.weight", "2.weight", ... whichever form built it.
 
     Example:
         >>> net = mlp(3, 2, hidden=8, n_layers=2)
         >>> [type(m).__name__ for m in net]
         ['Linear', 'SiLU', 'Linear', 'SiLU', 'Linear']
+        >>> [m.out_features for m in mlp(3, 1, hidden=(16, 8)) if isinstance(m, nn.Linear)]
+        [16, 8, 1]
     """
-    n_layers = positive_int(n_layers, "n_layers", minimum=0, error=ModelError)
-    hidden = positive_int(hidden, "hidden_size", error=ModelError)
+    if isinstance(hidden, int):
+        if n_layers is None:
+            raise ModelError("mlp: give n_layers with an integer hidden width")
+        n_layers = positive_int(n_layers, "n_layers", minimum=0, error=ModelError)
+        widths = [positive_int(hidden, "hidden_size", error=ModelError)] * n_layers
+    else:
+        if n_layers is not None:
+            raise ModelError("mlp: a sequence of hidden widths sets the number of layers itself; omit n_layers")
+        widths = [positive_int(h, "hidden", error=ModelError) for h in hidden]
     layers: list[nn.Module] = []
-    width = n_in
-    for _ in range(n_layers):
-        layers += [nn.Linear(width, hidden), activation()]
-        width = hidden
-    layers.append(nn.Linear(width, n_out))
+    for width_in, width_out in zip((n_in, *widths), widths):
+        layers += [nn.Linear(width_in, width_out), activation()]
+    layers.append(nn.Linear(widths[-1] if widths else n_in, n_out))
     return nn.Sequential(*layers)
 
 
