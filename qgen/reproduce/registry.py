@@ -37,11 +37,12 @@ FIGURES: dict[str, FigureEntry] = {
     for e in (
         FigureEntry(
             "paper-fig2",
-            "Bell state under local depolarizing noise: classical and quantum fidelity of the RNN reconstruction "
-            "against the exact noisy state, versus noise strength and training progress; rho reconstructed vs exact",
+            "Bell state under local depolarizing noise: classical and quantum fidelity of the RNN and RBM "
+            "reconstructions against the exact noisy state, versus noise strength and training progress; rho "
+            "reconstructed vs exact",
             "qgen.reproduce.paper_fig2",
-            quick="48 s on one thread (measured)",
-            full="about 10 min on 2 cores (not yet timed end to end)",
+            quick="51 s on one thread with the RBM beside the RNN (measured)",
+            full="about 20 min on one thread, RNN and RBM (not yet timed end to end)",
         ),
         FigureEntry(
             "paper-fig3",
@@ -56,7 +57,7 @@ FIGURES: dict[str, FigureEntry] = {
             "50-site critical Ising chain from the paper's MPS (converted to qgen's signs) and qgen's DMRG: "
             "<Z_i Z_j> versus distance and <X_i>, model versus exact versus raw data",
             "qgen.reproduce.paper_fig4",
-            quick="about 2 min on one thread (10^4 samples, 5 epochs)",
+            quick="107 s on one thread (10^4 samples, 5 epochs; measured)",
             full="about 25 min on one thread (10^5 samples, GRU 2 x 96, 20 epochs; benchmarks/bench_tfim50.py)",
         ),
         FigureEntry(
@@ -64,7 +65,7 @@ FIGURES: dict[str, FigureEntry] = {
             "Seed 000's two-Gaussian tutorial refitted from its own 100 points by binned-KL gradient descent: data, "
             "initial, final and true densities, the KL per step, generated samples; the seed's final parameters",
             "qgen.reproduce.seed000",
-            quick="about 10 s on one thread (the tutorial's own 100 steps; measured)",
+            quick="9 s on one thread (the tutorial's own 100 steps; measured)",
             full="about 10 s on one thread (the same run, more generated samples)",
         ),
         FigureEntry(
@@ -72,7 +73,7 @@ FIGURES: dict[str, FigureEntry] = {
             "The families of seeds 002 and 004 (mixture, KDE, flow, EBM, VAE, diffusion, GAN) on the 2-D toy sets, "
             "one panel each with its energy distance and held-out NLL",
             "qgen.reproduce.seed_toys",
-            quick="two moons only, 2,000 points, half the epochs: about 2 min on one thread",
+            quick="two moons only, 2,000 points, half the epochs: 198 s on one thread (measured, machine shared)",
             full="four toy sets, 5,000 points: about 40 min on one thread (estimated from the quick run's times)",
         ),
         FigureEntry(
@@ -80,7 +81,7 @@ FIGURES: dict[str, FigureEntry] = {
             "Ising chain across the transition: <X>, <Z_0 Z_N/2> and the classical fidelity versus h, RNN versus "
             "raw data versus exact (free fermions), MPS targets",
             "qgen.reproduce.tfim_phase",
-            quick="N = 10, h = 0.5, 1, 1.5, 5,000 samples: about 3.5 min on one thread (measured, machine shared)",
+            quick="N = 10, h = 0.5, 1, 1.5, 5,000 samples: 207 s on one thread (measured, machine shared)",
             full="N = 50, nine fields, 5 x 10^4 samples, 15 epochs: a few hours on one thread (not yet timed)",
         ),
     )
@@ -88,7 +89,6 @@ FIGURES: dict[str, FigureEntry] = {
 
 #: Figures of issue 12 that do not exist yet, and why.
 MISSING: dict[str, str] = {
-    "paper-fig2 (RBM part)": "needs the categorical RBM (qgen/models/rbm) in the registry; the RNN part exists",
     "paper-fig4 (8 x 8 Heisenberg part)": "needs a 2-D DMRG (snake MPS) target; only the 50-site chain exists",
     "seed-toys (WGAN-GP panel)": "WGAN-GP collapses on two moons with every recipe tried (seed_toys.FAMILIES)",
 }
