@@ -16,7 +16,11 @@ def _number(x: Any, fmt: str) -> str:
         return x
     if isinstance(x, bool) or not isinstance(x, int | float):
         return str(x)
-    return format(x, fmt) if math.isfinite(x) else str(float(x))
+    if not math.isfinite(x):
+        return str(float(x))
+    text = format(x, fmt)
+    # -0.000001 rounds to "-0.00000": the sign of a number that prints as zero carries no information
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def entry_text(entry: dict[str, Any]) -> str:
@@ -27,6 +31,8 @@ def entry_text(entry: dict[str, Any]) -> str:
         '0.5 +- 0.01  (mc)'
         >>> entry_text({"value": float("inf"), "stderr": float("inf"), "method": "empirical"})
         'inf  (empirical)'
+        >>> entry_text({"value": -1e-9, "stderr": 0.0, "method": "exact"})
+        '-1e-09  (exact)'
         >>> entry_text({"value": None, "method": "unavailable", "reason": "too many strings"})
         'unavailable (too many strings)'
     """

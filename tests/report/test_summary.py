@@ -87,3 +87,9 @@ def test_rows_follow_the_chain_length():
     assert [r[0] for r in observable_rows(1, obs)] == ["energy", "<X_0>"]
     assert [r[0] for r in observable_rows(2, obs)] == ["energy", "<X_1>", "<Z_0 Z_1>"]
     assert [r[2] for r in observable_rows(8, obs)] == [None, 4, (3, 4), (0, 7)]
+
+
+def test_a_value_that_rounds_to_zero_prints_without_a_sign():
+    report, _ = _report()
+    report["observables"]["energy"]["model"] = _entry(-4e-7, 0.01, "mc-dual")
+    assert observables_table(report)[1].split()[1:4] == ["0.00000", "+-", "0.01000"]
