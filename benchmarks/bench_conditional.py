@@ -8,7 +8,8 @@ fields, a separate Transformer of the same size trained on that field's own 10^4
 
 Goals (issue 15): F >= 0.99 at every held-out h, and |<X> - <X>_exact| <= 1 % of <X>_exact there.
 
-Reproduce (one torch thread; writes benchmarks/results/conditional.json and conditional_phase_diagram.png):
+Reproduce (one torch thread; writes benchmarks/results/conditional.json and
+docs/figures/conditional_phase_diagram.png):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_conditional.py --threads 1
 """
@@ -37,6 +38,7 @@ from qgen.states.library import from_spec
 from qgen.train.trainer import Trainer
 
 RESULTS = Path(__file__).resolve().parent / "results"
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
 FAMILY = {"name": "tfim", "n_qubits": 10}
 
 
@@ -68,15 +70,23 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model", default="transformer", choices=["transformer", "rnn", "pixelcnn"])
+    parser.add_argument("--out", default=str(RESULTS / "conditional.json"), help="results file (JSON)")
+    parser.add_argument(
+        "--figure", default=str(FIGURES / "conditional_phase_diagram.png"), help="phase-diagram figure (PNG)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"threads {torch.get_num_threads()}, python {platform.python_version()}, torch {torch.__version__}")
-    options = {"d_model": args.d_model, "n_heads": 4, "n_layers": 2}
+    # --d-model is the width of whichever network --model names (the RNN's hidden size, the PixelCNN's channels).
+    width = {"transformer": "d_model", "rnn": "hidden_size", "pixelcnn": "channels"}[args.model]
+    options = {width: args.d_model, **({"n_heads": 4, "n_layers": 2} if args.model == "transformer" else {})}
+    wall = time.perf_counter()
 
     data = simulate_scan(FAMILY, "h", args.train_fields, "tetra", args.samples, seed=args.seed, reference=False)
     trained = sorted(set(data.conditions[:, 0].tolist()))
     model = build(
-        "transformer", n_qubits=10, n_outcomes=4, seed=args.seed, n_conditions=1, condition_names=["h"], **options
+        args.model, n_qubits=10, n_outcomes=4, seed=args.seed, n_conditions=1, condition_names=["h"], **options
     )
     rows = model.condition_rows(data)
     model.measurement = data.measurement_record()
@@ -96,9 +106,9 @@ def main() -> int:
         )
 
     separate = []
-    for i, h in enumerate(float(v) for v in args.separate.split(",")):
+    for i, h in enumerate(float(v) for v in args.separate.split(",") if v.strip()):
         own = simulate(from_spec({**FAMILY, "h": h}), "tetra", args.samples, seed=10_000 + i, reference=False)
-        alone = build("transformer", n_qubits=10, n_outcomes=4, seed=args.seed, **options)
+        alone = build(args.model, n_qubits=10, n_outcomes=4, seed=args.seed, **options)
         cpu_alone = train(alone, own.outcomes, args, args.separate_epochs)
         point = phase_point(alone, from_spec({**FAMILY, "h": h}), "tetra")
         at = phase_point(model.at(h=h), from_spec({**FAMILY, "h": h}), "tetra")
@@ -116,22 +126,27 @@ def main() -> int:
         f"held out ({len(out)} fields): min F {worst_f:.5f} (goal 0.99: {'met' if worst_f >= 0.99 else 'MISSED'}), "
         f"max |<X> error| {100 * worst_x:.2f} % (goal 1 %: {'met' if worst_x <= 0.01 else 'MISSED'})"
     )
-    RESULTS.mkdir(exist_ok=True)
+    out_path, figure_path = Path(args.out), Path(args.figure)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    figure_path.parent.mkdir(parents=True, exist_ok=True)
     record = {
         "command": shlex.join(["python", *sys.argv]),
         "threads": torch.get_num_threads(),
         "settings": {k: v for k, v in vars(args).items()},
         "trained": trained,
+        "conditional_cpu_s": cpu,
+        "conditional_rows_per_cpu_s": rate,
+        "wall_s": time.perf_counter() - wall,
         "points": rows_out,
         "separate": separate,
         "min_heldout_fidelity": worst_f,
         "max_heldout_x_relative_error": worst_x,
     }
-    with atomic_write(RESULTS / "conditional.json") as tmp:
+    with atomic_write(out_path) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=1))
     save_figure(
-        plot_phase_diagram(diagram, trained=trained, label="conditional Transformer"),
-        RESULTS / "conditional_phase_diagram.png",
+        plot_phase_diagram(diagram, trained=trained, label=f"conditional {args.model}"),
+        figure_path,
     )
     return 0
 
