@@ -28,7 +28,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qgen"
 CORE = {"errors", "seeding", "strings", "files", "pauli", "devices", "estimate", "autocorrelation", "version"}
 STAGES = ["states", "measurement", "data", "models", "backends", "train", "metrics", "report", "reproduce"]
 # The command line and the package's public face sit above every stage.
-TOP = {"qgen", "qgen.__main__", "qgen.cli", "qgen.cli_args"}
+TOP = {"qgen", "qgen.__main__", "qgen.cli", "qgen.cli_args", "qgen.cli_conditional"}
 ALIASES = {
     "qgen.noise": "qgen.measurement.noise",
     "qgen.povm": "qgen.measurement.povm",

@@ -14,7 +14,7 @@ from qgen.errors import ModelError
 from qgen.models.base import MaximumLikelihood, Strings
 from qgen.seeding import as_generator
 
-__all__ = ["AutoregressiveModel"]
+__all__ = ["AutoregressiveModel", "AtCondition"]
 
 # Sampling draws its uniforms for all samples up front, then runs the network over chunks of this many
 # samples, so memory stays bounded (a transformer's key/value cache grows as n * N) and the bits do not
@@ -98,8 +98,6 @@ class AutoregressiveModel(MaximumLikelihood):
 
     def at(self, condition: Any = None, **named: float) -> AutoregressiveModel:
         """The conditional model at one condition (`model.at(h=0.93)`): a model of strings sharing the weights."""
-        from qgen.models.conditional import AtCondition
-
         return AtCondition(self, condition, **named)
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
@@ -248,3 +246,53 @@ class AutoregressiveModel(MaximumLikelihood):
             token = token.clamp_(max=self.n_outcomes - 1)
             out[:, site] = token
         return out
+
+
+class AtCondition(AutoregressiveModel):
+    """A conditional model at one condition: a plain model of N-symbol strings that shares its weights.
+
+    Every metric, the prefix-tree enumeration and the Trainer take it as they take any autoregressive model;
+    training it trains the shared weights at that one condition. Save the conditional model, not the view.
+
+    Args:
+        model: a conditional RNN, PixelCNN or Transformer.
+        condition: (C,) condition values (see `condition_vector` for the accepted forms).
+
+    Attributes:
+        condition: the (C,) float64 condition (a buffer).
+        condition_map: {name: value}, for reports.
+    """
+
+    name = "at-condition"
+
+    def __init__(self, model: AutoregressiveModel, condition: Any = None, **named: float) -> None:
+        if not isinstance(model, AutoregressiveModel):
+            raise ModelError(f"AtCondition takes a conditional autoregressive model, got {type(model).__name__}")
+        from qgen.models.conditional import condition_vector
+
+        vector = condition_vector(model, condition, **named)
+        super().__init__(model.n_qubits, model.n_outcomes)
+        self.model = model
+        self.register_buffer("condition", vector.to(model.device))
+        self.condition_map = {s: float(v) for s, v in zip(model.condition_names, vector.tolist())}
+        self.hyperparameters = {"condition": dict(self.condition_map)}
+        self.history, self.measurement = model.history, model.measurement
+
+    def _rows(self, n: int) -> Tensor:
+        return self.condition.unsqueeze(0).expand(n, -1)
+
+    def conditional_logits(self, inputs: Tensor) -> Tensor:
+        """The conditional model's logits at this condition, (n, L, K)."""
+        return self.model.conditional_logits(inputs, self._rows(inputs.shape[0]))
+
+    def begin(self, n: int) -> Any:
+        """The conditional model's sampling state at this condition."""
+        return self.model.begin(n, self._rows(n))
+
+    def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
+        """The conditional model's cached step (the condition lives in the state `begin` made)."""
+        return self.model.step(token, state, site)
+
+    def __repr__(self) -> str:
+        where = ", ".join(f"{k}={v:g}" for k, v in self.condition_map.items())
+        return f"AtCondition({type(self.model).__name__}, {where})"

@@ -22,7 +22,7 @@ more integer, the index of the row's condition vector in a table the model holds
 any row is checked against it). `model.condition_rows(data)` builds the rows and
 extends the table with any condition it has not seen; the model's `support` is then a `ConditionalStrings`
 that validates such rows. To evaluate at one condition, `model.at(h=0.93)` is a plain model of N-symbol
-strings (an `AtCondition` view sharing the weights) that every metric takes as it is.
+strings (an `AtCondition` view, in qgen.models.autoregressive, sharing the weights) that every metric takes as it is.
 
 Example:
     >>> import torch
@@ -41,21 +41,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from qgen.errors import ModelError, OutcomeError
-from qgen.models.autoregressive import AutoregressiveModel
 from qgen.models.base import Strings
 from qgen.strings import as_outcomes
+
+if TYPE_CHECKING:
+    from qgen.models.autoregressive import AutoregressiveModel
 
 __all__ = [
     "ConditionalStrings",
     "ConditionEncoder",
-    "AtCondition",
     "enable_conditions",
     "set_condition_table",
     "condition_rows",
@@ -284,51 +285,3 @@ def condition_rows(model: AutoregressiveModel, outcomes: Any, conditions: Any = 
     high = max(model.n_outcomes, len(model.condition_table))
     dtype = torch.uint8 if high <= 256 else torch.int16 if high <= 2**15 else torch.int64
     return torch.cat([x, index[inverse].unsqueeze(1)], dim=1).to(dtype)
-
-
-class AtCondition(AutoregressiveModel):
-    """A conditional model at one condition: a plain model of N-symbol strings that shares its weights.
-
-    Every metric, the prefix-tree enumeration and the Trainer take it as they take any autoregressive model;
-    training it trains the shared weights at that one condition. Save the conditional model, not the view.
-
-    Args:
-        model: a conditional RNN, PixelCNN or Transformer.
-        condition: (C,) condition values (see `condition_vector` for the accepted forms).
-
-    Attributes:
-        condition: the (C,) float64 condition (a buffer).
-        condition_map: {name: value}, for reports.
-    """
-
-    name = "at-condition"
-
-    def __init__(self, model: AutoregressiveModel, condition: Any = None, **named: float) -> None:
-        if not isinstance(model, AutoregressiveModel):
-            raise ModelError(f"AtCondition takes a conditional autoregressive model, got {type(model).__name__}")
-        vector = condition_vector(model, condition, **named)
-        super().__init__(model.n_qubits, model.n_outcomes)
-        self.model = model
-        self.register_buffer("condition", vector.to(model.device))
-        self.condition_map = {s: float(v) for s, v in zip(model.condition_names, vector.tolist())}
-        self.hyperparameters = {"condition": dict(self.condition_map)}
-        self.history, self.measurement = model.history, model.measurement
-
-    def _rows(self, n: int) -> Tensor:
-        return self.condition.unsqueeze(0).expand(n, -1)
-
-    def conditional_logits(self, inputs: Tensor) -> Tensor:
-        """The conditional model's logits at this condition, (n, L, K)."""
-        return self.model.conditional_logits(inputs, self._rows(inputs.shape[0]))
-
-    def begin(self, n: int) -> Any:
-        """The conditional model's sampling state at this condition."""
-        return self.model.begin(n, self._rows(n))
-
-    def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
-        """The conditional model's cached step (the condition lives in the state `begin` made)."""
-        return self.model.step(token, state, site)
-
-    def __repr__(self) -> str:
-        where = ", ".join(f"{k}={v:g}" for k, v in self.condition_map.items())
-        return f"AtCondition({type(self.model).__name__}, {where})"

@@ -9,7 +9,8 @@ import torch
 from qgen.errors import ModelError, OutcomeError
 from qgen.metrics.prefix_tree import autoregressive_log_probabilities
 from qgen.models import build, load, save
-from qgen.models.conditional import AtCondition, ConditionalStrings
+from qgen.models.autoregressive import AtCondition
+from qgen.models.conditional import ConditionalStrings
 from qgen.strings import all_outcomes
 from qgen.train import Trainer
 from tests.helpers import Interrupted, InterruptedTrainer, assert_samples_fit
