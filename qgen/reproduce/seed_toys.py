@@ -107,8 +107,11 @@ def run(
 
     plan = {**(QUICK if quick else FULL), **(plan or {})}
     families, sets = list(plan["families"]), list(plan["sets"])
-    fig = Figure(figsize=(2.4 * (len(families) + 1), 2.5 * len(sets)), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(len(sets), len(families) + 1, squeeze=False))
+    # Panels keep each set's aspect ratio (equal axes), so a row is as tall as its box is high, plus its titles.
+    aspect = [(b[1][1] - b[1][0]) / (b[0][1] - b[0][0]) for b in (toy_density(s).bounds for s in sets)]
+    heights = [2.4 * a + 0.5 for a in aspect]
+    fig = Figure(figsize=(2.4 * (len(families) + 1), sum(heights)), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(len(sets), len(families) + 1, squeeze=False, height_ratios=heights))
     numbers: dict[str, Any] = {}
     for row, set_name in enumerate(sets):
         truth = toy_density(set_name)
