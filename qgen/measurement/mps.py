@@ -124,6 +124,7 @@ class MPSMeasurement(Measurement):
         self._gram_weights = torch.einsum("rcj,rck->jkr", self._bra, self._bra).reshape(16, -1).contiguous()
         self.rank_one = len(parent) == self.n_outcomes
         self._elements = torch.from_numpy(self.povm.elements.copy()).to(dev)
+        self._elements_re, self._elements_im = self._elements.real.contiguous(), self._elements.imag.contiguous()
         self._complex_tensors: list[torch.Tensor] | None = None
         chi = max(self._chi + [t.shape[0] for t in state.tensors])
         if self._use_kernel():
@@ -133,10 +134,8 @@ class MPSMeasurement(Measurement):
         if chunk_size is not None:
             auto = positive_int(chunk_size, "chunk_size", error=StateError)
         self.chunk_size = auto if chunk_size is not None else max(256, auto)
-        # log_prob works in chunks of strings whose temporaries fit in the cache (4 MiB): a few real-stacked
-        # (chi) vectors per string on the rank-1 path, a few complex (chi, chi) environments under noise.
-        per_string = 8 * (24 * chi + self.n_qubits) if self.rank_one else 16 * (4 * chi * chi + 2 * chi)
-        self.log_prob_chunk_size = max(64, _LOG_PROB_CHUNK_BYTES // per_string)
+        # Work space of one log_prob chunk (bytes), counted per distinct prefix (_chunk_bounds).
+        self.log_prob_chunk_bytes = _LOG_PROB_CHUNK_BYTES
 
     # ---- shared contraction -------------------------------------------------------------------------
 
@@ -161,54 +160,150 @@ class MPSMeasurement(Measurement):
     def log_prob(self, outcomes: Any) -> torch.Tensor:
         """Exact log P(a), float64, shape (n,), for outcomes (n, N) integers in [0, K).
 
-        Strings of probability zero give -inf.
+        Strings of probability zero give -inf. The strings are sorted, so that neighbours share prefixes, and
+        walked in chunks along their prefix tree: each distinct prefix of a chunk is contracted once (10^6
+        strings at N = 10 have at most 4^5 distinct prefixes at the middle bond, where chi is largest). A
+        chunk's work space is bounded by log_prob_chunk_bytes whatever the strings.
         """
         a = as_outcomes(outcomes, self.n_qubits, self.n_outcomes, self.device)
-        if a.shape[0] == 0:
-            return torch.zeros(0, dtype=torch.float64, device=self.device)
-        contract = self._log_prob_vector if self.rank_one else self._log_prob_density
-        step = self.log_prob_chunk_size
-        return torch.cat([contract(a[i : i + step]) for i in range(0, a.shape[0], step)])
+        out = torch.empty(a.shape[0], dtype=torch.float64, device=self.device)
+        order = torch.argsort(self._prefix_keys(a))
+        a = a[order]
+        bounds = self._chunk_bounds(a)
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            out[order[start:stop]] = self._log_prob_tree(a[start:stop])
+        return out
 
-    def _log_prob_vector(self, a: torch.Tensor) -> torch.Tensor:
-        n = a.shape[0]
-        logp = torch.zeros(n, dtype=torch.float64, device=self.device)
-        l = self._start(n)
+    def _site_bytes(self) -> torch.Tensor:
+        """Work space per distinct prefix at each site (bytes, float64 (N,)): the environment and the
+        temporaries of one step (_vector_step, _density_step*)."""
+        chi_l = np.array([t.shape[0] for t in self.state.tensors], dtype=np.float64)
+        chi_r = np.array(self._chi, dtype=np.float64)
+        if self.rank_one:
+            size = 8 * (2 * chi_l + 16 * chi_r)
+        else:
+            size = 16 * (chi_l**2 + 6 * chi_l * chi_r + 2 * chi_r**2)
+        return torch.from_numpy(size).to(self.device)
+
+    def _chunk_bounds(self, a: torch.Tensor) -> list[int]:
+        """Cut sorted strings into chunks whose prefix-tree walk stays within log_prob_chunk_bytes.
+
+        A string that first differs from its predecessor at site d adds one environment at every site >= d, so
+        charging it the largest per-site work space from d on bounds every site's memory by the chunk's sum.
+        Repeated strings and shared prefixes cost nothing, so a chunk of a real data set holds many strings.
+        """
+        n, n_sites = a.shape
+        if n == 0:
+            return [0]
+        depth = torch.full((n,), n_sites, dtype=torch.int64, device=self.device)
+        for i in range(n_sites - 1, -1, -1):
+            depth[1:] = torch.where(a[1:, i] != a[:-1, i], i, depth[1:])
+        depth[0] = 0
+        # largest work space at any site >= d, for d = 0..N (nothing for a repeated string, d = N)
+        tail = torch.cat([self._site_bytes().flip(0).cummax(0).values.flip(0), torch.zeros(1, device=self.device)])
+        cost = tail[depth].cumsum(0)
+        budget = float(self.log_prob_chunk_bytes)
+        bounds, start = [0], 0
+        while start < n:
+            before = float(cost[start - 1]) if start else 0.0
+            stop = int(torch.searchsorted(cost, torch.tensor([before + budget], dtype=cost.dtype, device=self.device)))
+            start = max(stop, start + 1)
+            bounds.append(min(start, n))
+        return bounds
+
+    def _prefix_keys(self, a: torch.Tensor) -> torch.Tensor:
+        """Lexicographic keys of the longest prefix whose K^m strings fit an int64 (all of a for K^N < 2^62).
+
+        The order only decides how much the chunks share, never the result, so a key of a prefix suffices.
+        """
+        key = torch.zeros(a.shape[0], dtype=torch.int64, device=a.device)
+        span = 1
         for i in range(self.n_qubits):
-            # Rank-1 POVM: refined piece r is outcome r itself (refine_povm keeps the element order).
-            x = self._phi(l, i)  # (n, 4, chi)
-            bra = self._bra[a[:, i]]  # (n, 2, 4)
-            # The (2 x 4) map per string, elementwise: a batched product of such small matrices is mostly overhead.
-            z = sum(bra[:, :, j, None] * x[:, None, j] for j in range(4))  # (n, 2, chi)
-            p = z.square().sum((1, 2))
-            logp += torch.log(p)
-            l = z / torch.where(p > 0, p, 1.0).sqrt()[:, None, None]
-        return logp
+            if span * self.n_outcomes >= 1 << 62:
+                break
+            key = key * self.n_outcomes + a[:, i]
+            span *= self.n_outcomes
+        return key
 
-    def _log_prob_density(self, a: torch.Tensor) -> torch.Tensor:
-        # D[j, j'] = l_j conj(l_j') generalised to mixtures; D' = sum_st M_a[t, s] A_s^T D conj(A_t), contracted
-        # as two matrix products over the whole chunk (strings folded into the rows) around an elementwise step.
-        n = a.shape[0]
-        logp = torch.zeros(n, dtype=torch.float64, device=self.device)
-        d_env = torch.ones(n, 1, 1, dtype=torch.complex128, device=self.device)
-        if self._complex_tensors is None:
-            self._complex_tensors = [t.to(torch.complex128) for t in self.state.torch_tensors(self.device)]
-        for i, ket in enumerate(self._complex_tensors):
-            chi_l, _, chi_r = ket.shape
-            # f[n, j', s, k] = sum_j D[j, j'] A[j, s, k]
-            f = (d_env.transpose(1, 2).reshape(n * chi_l, chi_l) @ ket.reshape(chi_l, -1)).reshape(n, chi_l, 2, chi_r)
-            m = self._elements[a[:, i]]  # (n, t, s)
-            # g[n, j', t, k] = sum_s M[t, s] f[n, j', s, k]
-            g = m[:, None, :, 0, None] * f[:, :, None, 0] + m[:, None, :, 1, None] * f[:, :, None, 1]
-            # D'[n, k, k'] = sum_{j', t} g[n, j', t, k] conj(A)[j', t, k']
-            rows = g.permute(0, 3, 1, 2).reshape(n * chi_r, 2 * chi_l)
-            d_env = (rows @ ket.conj().reshape(chi_l * 2, chi_r)).reshape(n, chi_r, chi_r)
-            tr = d_env.diagonal(dim1=1, dim2=2).sum(-1).real
-            # A marginal that rounds to zero or below is a string of probability zero.
-            positive = tr > 0
-            logp += torch.where(positive, torch.log(tr.clamp_min(1e-300)), -math.inf)
-            d_env = d_env / torch.where(positive, tr, 1.0)[:, None, None]
-        return logp
+    def _log_prob_tree(self, a: torch.Tensor) -> torch.Tensor:
+        """log P of sorted strings a (c, N): one environment per distinct prefix, site by site."""
+        if self.rank_one:
+            step, env = self._vector_step, self._start(1)
+        elif self._real:
+            step, env = self._density_step_real, torch.zeros(1, 2, 1, 1, dtype=torch.float64, device=self.device)
+            env[:, 0] = 1.0
+        else:
+            step, env = self._density_step, torch.ones(1, 1, 1, dtype=torch.complex128, device=self.device)
+            if self._complex_tensors is None:
+                self._complex_tensors = [t.to(torch.complex128) for t in self.state.torch_tensors(self.device)]
+        c = a.shape[0]
+        # new[j]: string j starts a prefix its predecessor does not share; group[j]: the index of its prefix.
+        new = torch.zeros(c, dtype=torch.bool, device=self.device)
+        new[0] = True
+        group = torch.zeros(c, dtype=torch.int64, device=self.device)
+        logp = torch.zeros(1, dtype=torch.float64, device=self.device)
+        for i in range(self.n_qubits):
+            new[1:] |= a[1:, i] != a[:-1, i]
+            heads = new.nonzero().squeeze(1)
+            parent = group[heads]
+            group = new.cumsum(0) - 1
+            env, increment = step(env[parent], a[heads, i], i)
+            logp = logp[parent] + increment
+        return logp[group]
+
+    def _vector_step(self, l: torch.Tensor, a: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rank-1 POVM: refined piece r is outcome r itself (refine_povm keeps the element order)."""
+        x = self._phi(l, i)  # (n, 4, chi)
+        bra = self._bra[a]  # (n, 2, 4)
+        # The (2 x 4) map per string, elementwise: a batched product of such small matrices is mostly overhead.
+        z = sum(bra[:, :, j, None] * x[:, None, j] for j in range(4))  # (n, 2, chi)
+        p = z.square().sum((1, 2))
+        return z / torch.where(p > 0, p, 1.0).sqrt()[:, None, None], torch.log(p)
+
+    @staticmethod
+    def _normalise(d_env: torch.Tensor, tr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # A marginal that rounds to zero or below is a string of probability zero.
+        positive = tr > 0
+        increment = torch.where(positive, torch.log(tr.clamp_min(1e-300)), -math.inf)
+        return d_env / torch.where(positive, tr, 1.0).reshape(-1, *[1] * (d_env.dim() - 1)), increment
+
+    def _density_step(self, d_env: torch.Tensor, a: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """D[j, j'] = l_j conj(l_j') generalised to mixtures; D' = sum_st M_a[t, s] A_s^T D conj(A_t), contracted
+        as two matrix products over the whole chunk (strings folded into the rows) around an elementwise step."""
+        ket = self._complex_tensors[i]
+        n = d_env.shape[0]
+        chi_l, _, chi_r = ket.shape
+        # f[n, j', s, k] = sum_j D[j, j'] A[j, s, k]
+        f = (d_env.transpose(1, 2).reshape(n * chi_l, chi_l) @ ket.reshape(chi_l, -1)).reshape(n, chi_l, 2, chi_r)
+        m = self._elements[a]  # (n, t, s)
+        # g[n, j', t, k] = sum_s M[t, s] f[n, j', s, k]
+        g = m[:, None, :, 0, None] * f[:, :, None, 0] + m[:, None, :, 1, None] * f[:, :, None, 1]
+        # D'[n, k, k'] = sum_{j', t} g[n, j', t, k] conj(A)[j', t, k']
+        rows = g.permute(0, 3, 1, 2).reshape(n * chi_r, 2 * chi_l)
+        d_env = (rows @ ket.conj().reshape(chi_l * 2, chi_r)).reshape(n, chi_r, chi_r)
+        return self._normalise(d_env, d_env.diagonal(dim1=1, dim2=2).sum(-1).real)
+
+    def _density_step_real(self, d_env: torch.Tensor, a: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """_density_step for a real MPS, with D held as (n, 2, chi, chi) real (Re D, Im D): both products become
+        real products over twice the rows, half the arithmetic of complex ones."""
+        mat = self._mats[i]  # (chi_l, 2 chi_r): A_s side by side, real
+        n, _, chi_l, _ = d_env.shape
+        chi_r = self._chi[i]
+        # f[n, c, j', s, k] = sum_j D_c[j, j'] A[j, s, k], c = Re, Im
+        f = (d_env.transpose(2, 3).reshape(n * 2 * chi_l, chi_l) @ mat).reshape(n, 2, chi_l, 2, chi_r)
+        mr, mi = self._elements_re[a], self._elements_im[a]  # (n, t, s)
+        fr0, fr1, fi0, fi1 = f[:, 0, :, 0], f[:, 0, :, 1], f[:, 1, :, 0], f[:, 1, :, 1]  # (n, j', k)
+        # g[n, c, j', t, k] = sum_s M[t, s] f[n, j', s, k], complex product written out in Re and Im.
+        g = torch.empty(n, 2, chi_l, 2, chi_r, dtype=torch.float64, device=self.device)
+        for t in range(2):
+            r0, r1 = mr[:, t, 0, None, None], mr[:, t, 1, None, None]
+            i0, i1 = mi[:, t, 0, None, None], mi[:, t, 1, None, None]
+            g[:, 0, :, t] = r0 * fr0 + r1 * fr1 - i0 * fi0 - i1 * fi1
+            g[:, 1, :, t] = r0 * fi0 + r1 * fi1 + i0 * fr0 + i1 * fr1
+        # D'_c[k, k'] = sum_{j', t} g[n, c, j', t, k] A[j', t, k']
+        rows = g.permute(0, 1, 4, 2, 3).reshape(n * 2 * chi_r, 2 * chi_l)
+        d_env = (rows @ mat.reshape(chi_l * 2, chi_r)).reshape(n, 2, chi_r, chi_r)
+        return self._normalise(d_env, d_env[:, 0].diagonal(dim1=1, dim2=2).sum(-1))
 
     # ---- sampling -----------------------------------------------------------------------------------
 
