@@ -1,7 +1,8 @@
 """seed-toys: the generative families of seeds 002 and 004 fitted to the 2-D toy sets, one panel per fit.
 
-Seeds 002 (Borisyak, "Generative models, part I/II": KDE, GAN, WGAN-GP, VAE, flows) and 004 (Gaussian mixtures,
-energy-based models, diffusion) show each family on a 2-D toy distribution. Here every registered family on
+Seed 002 (Borisyak, "Generative models": kernel density estimates, Gaussian mixtures, GANs and the Wasserstein GAN,
+VAEs, normalizing flows) and seed 004 (Hjorth-Jensen's course notes: energy-based models and Boltzmann machines,
+VAEs, diffusion models, GANs) introduce these families on low-dimensional examples. Here every family registered on
 vectors is trained through the common Trainer on points of qgen.data.toy (two moons, eight Gaussians, rings,
 checkerboard), and every panel shows the model's samples with its metrics, each labelled by its estimator:
 
