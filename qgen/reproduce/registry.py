@@ -82,7 +82,8 @@ FIGURES: dict[str, FigureEntry] = {
             "raw data versus exact (free fermions), MPS targets",
             "qgen.reproduce.tfim_phase",
             quick="N = 10, h = 0.5, 1, 1.5, 5,000 samples: 207 s on one thread (measured, machine shared)",
-            full="N = 50, nine fields, 5 x 10^4 samples, 15 epochs: a few hours on one thread (not yet timed)",
+            full="N = 50, nine fields, 5 x 10^4 samples, 15 epochs: 1-2 hours on one thread (estimated from "
+            "bench_tfim50's training throughput, 1,000-2,000 strings/s; not yet timed)",
         ),
     )
 }
