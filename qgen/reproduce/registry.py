@@ -42,7 +42,7 @@ FIGURES: dict[str, FigureEntry] = {
             "reconstructed vs exact",
             "qgen.reproduce.paper_fig2",
             quick="51 s on one thread with the RBM beside the RNN (measured)",
-            full="about 20 min on one thread, RNN and RBM (not yet timed end to end)",
+            full="about 45 min on one thread (53 times the quick run's training; not yet timed end to end)",
         ),
         FigureEntry(
             "paper-fig3",
