@@ -73,7 +73,7 @@ FIGURES: dict[str, FigureEntry] = {
             "The families of seeds 002 and 004 (mixture, KDE, flow, EBM, VAE, diffusion, GAN) on the 2-D toy sets, "
             "one panel each with its energy distance and held-out NLL",
             "qgen.reproduce.seed_toys",
-            quick="two moons only, 2,000 points, half the epochs: 198 s on one thread (measured, machine shared)",
+            quick="two moons only, 2,000 points, half the epochs: 96-198 s on one thread (measured, machine shared)",
             full="four toy sets, 5,000 points: about 40 min on one thread (estimated from the quick run's times)",
         ),
         FigureEntry(
