@@ -175,6 +175,12 @@ class Mixture(GenerativeModel):
             nll = self.em_step(x, step)
         yield Update(None, log={"loss": nll})
 
+    def validation_metrics(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        # The held-out NLL: what `monitor` names, so early stopping and best weights see the fit (EM overfits
+        # with many components: GHZ-6 with 64 components, full-batch EM on 9,000 strings, peaks and then falls).
+        with torch.no_grad():
+            return {"loss": -self.log_prob(x).mean()}
+
     def stepwise(self, batch_size: int) -> bool:
         """Whether a training batch of this (rank-local) size takes a stepwise EM step (see the class docstring)."""
         mode = self.hyperparameters["em"]

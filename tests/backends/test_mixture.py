@@ -219,3 +219,16 @@ def test_stepwise_statistics_are_the_running_average():
         if i == 0:
             captured.append(model.running.clone())  # the first step's statistics, at the k-means start
     torch.testing.assert_close(model.running, torch.stack(captured).mean(0), rtol=1e-6, atol=1e-6)
+
+
+def test_validation_nll_drives_early_stopping():
+    # The Trainer watches "val_loss" (monitor "loss"): the mixture reports the held-out NLL, so early stopping
+    # ends a run whose EM has converged instead of running every epoch.
+    x = product_samples(2000, seed=3)
+    model = build("mixture", n_qubits=4, n_outcomes=4, n_components=2, seed=0)
+    g = torch.Generator().manual_seed(0)
+    model.prepare(x, g)
+    list(model.training_step(x, Step(0, 0, g)))
+    torch.testing.assert_close(model.validation_metrics(x[:100], g)["loss"], -model.log_prob(x[:100]).mean())
+    history = Trainer(model, epochs=200, batch_size=1800, progress=False, early_stopping_patience=3).fit(x)
+    assert "val_loss" in history and len(history["epoch"]) < 200
