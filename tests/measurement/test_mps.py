@@ -208,3 +208,45 @@ def test_chunked_log_prob_matches_one_chunk_and_dense(noise: str) -> None:
     assert_log_prob_close(chunked, whole, 1e-12)
     dense = DenseState(vector=mps.to_dense()).measured("tetra", NOISES[noise])
     assert_log_prob_close(chunked, dense.log_prob(strings), 1e-12)
+
+
+@pytest.mark.parametrize("noise", ["ideal", "depolarizing"])
+@pytest.mark.parametrize("real", [True, False])
+def test_prefix_tree_log_prob_with_repeats_and_zero_probabilities(noise: str, real: bool) -> None:
+    # Sampled strings repeat and share prefixes (what the prefix-tree walk exploits); GHZ in the Z basis adds
+    # strings of probability zero. Unsorted input, results in input order, against dense linear algebra.
+    mps = ghz_mps(6) if real else random_mps(6, 4, seed=21)
+    meas = mps.measured("pauli6", NOISES[noise])
+    sampled = meas.sample(400, generator=torch.Generator().manual_seed(3))
+    zero = torch.tensor([[0, 1, 0, 0, 0, 0], [1, 0, 1, 1, 0, 1]])  # |0> then |1>: P = 0 for GHZ, ideal
+    strings = torch.cat(
+        [sampled, zero, sampled[:50].flip(0), torch.from_numpy(np.random.default_rng(4).integers(0, 6, size=(200, 6)))]
+    )
+    dense = DenseState(vector=mps.to_dense()).measured("pauli6", NOISES[noise]).log_prob(strings)
+    meas.log_prob_chunk_bytes = 1  # one string per chunk
+    assert_log_prob_close(meas.log_prob(strings[390:450]), dense[390:450], 1e-12)
+    for budget in (20_000, 1 << 22):
+        meas.log_prob_chunk_bytes = budget
+        lp = meas.log_prob(strings)
+        assert torch.equal(torch.isinf(lp), torch.isinf(dense))
+        assert_log_prob_close(lp, dense, 1e-12)
+    if real and noise == "ideal":
+        assert torch.isinf(lp[400:402]).all()
+
+
+def test_log_prob_chunks_respect_the_work_space_budget() -> None:
+    mps = random_mps(9, 5, seed=22)
+    meas = mps.measured("tetra", depolarizing(0.1))
+    a = meas.sample(3000, generator=torch.Generator().manual_seed(5))
+    a = a[torch.argsort(meas._prefix_keys(a))]
+    site_bytes = meas._site_bytes()
+    meas.log_prob_chunk_bytes = 200_000
+    bounds = meas._chunk_bounds(a)
+    assert bounds[0] == 0 and bounds[-1] == len(a) and len(bounds) > 3
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        chunk = a[start:stop]
+        for i in range(9):
+            distinct = len(torch.unique(chunk[:, : i + 1], dim=0))
+            # the chunk's first string may bring one whole path beyond the budget
+            assert distinct * site_bytes[i] <= meas.log_prob_chunk_bytes + site_bytes.max()
+    assert meas.log_prob(torch.zeros(0, 9, dtype=torch.int64)).shape == (0,)
