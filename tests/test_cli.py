@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from qgen.cli import main
-from qgen.cli_args import parse_options
+from qgen.cli.args import parse_options
 from qgen.data import load
 from qgen.measurement.povm import POVM
 from qgen.report.summary import entry_text
@@ -344,12 +344,12 @@ def test_cuda_without_cuda_is_one_line(tmp_path: Path, capsys: Any) -> None:
 
 
 def test_unexpected_errors_are_one_line(monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
-    import qgen.cli
+    import qgen.cli.data_commands
 
     def broken(args: Any) -> int:
         raise RuntimeError("something\ninside torch")
 
-    monkeypatch.setattr(qgen.cli, "cmd_info", broken)
+    monkeypatch.setattr(qgen.cli.data_commands, "cmd_info", broken)
     assert main(["info", "x.h5"]) == 2
     _one_line_error(capsys, "RuntimeError: something inside torch", "QGEN_DEBUG=1")
     monkeypatch.setenv("QGEN_DEBUG", "1")

@@ -26,6 +26,7 @@ from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
 from qgen.metrics.normalized import normalized
 from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
 from qgen.metrics.positive import model_state, state_fidelity, state_observables
+from qgen.report.targets import target_of
 
 __all__ = [
     "evaluate",
@@ -61,17 +62,6 @@ def exact_observables(target: Any) -> dict[str, np.ndarray]:
     # The same function fills a data set's /reference group (transfer-matrix sweeps for an MPS).
     names = set(OBSERVABLES) | set(CORRELATIONS) | {"energy"}
     return {k: v for k, v in reference_values(target).items() if k in names}
-
-
-def target_of(data: Any) -> Any:
-    """The target a data set records: its stored MPS (/reference/mps) when present, else its state spec rebuilt
-    (qgen.states.from_spec), else None (experimental data)."""
-    from qgen.states.mps import MPSState
-
-    sites = (getattr(data, "reference", None) or {}).get("mps")
-    if sites:
-        return MPSState([sites[k] for k in sorted(sites)], spec=data.state)
-    return data.state or None
 
 
 def _unavailable(exc: Exception) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import numpy as np
 
 from qgen.errors import DataFormatError, StateError
 
-__all__ = ["load_target", "TARGET_FORMS"]
+__all__ = ["target_of", "load_target", "TARGET_FORMS"]
 
 # What `--target` accepts, for help texts and error messages (qgen evaluate and qgen validate share it).
 TARGET_FORMS = (
@@ -108,8 +108,6 @@ def load_target(spec: Any, data: Any = None) -> Any:
         return from_spec(spec)
     text = str(spec)
     if text == "data":
-        from qgen.report.evaluation import target_of
-
         target = target_of(data) if data is not None else None
         if target is None:
             raise StateError("--target data: the data file records no target state; name one")
@@ -151,3 +149,14 @@ def load_target(spec: Any, data: Any = None) -> Any:
     if not isinstance(parsed, dict):
         raise StateError(f"a target spec must be a JSON object, got {parsed!r}")
     return from_spec(parsed)
+
+
+def target_of(data: Any) -> Any:
+    """The target a data set records: its stored MPS (/reference/mps) when present, else its state spec rebuilt
+    (qgen.states.from_spec), else None (experimental data)."""
+    from qgen.states.mps import MPSState
+
+    sites = (getattr(data, "reference", None) or {}).get("mps")
+    if sites:
+        return MPSState([sites[k] for k in sorted(sites)], spec=data.state)
+    return data.state or None

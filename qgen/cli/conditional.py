@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qgen.cli_args import CommandError, check_device, check_options, check_outputs, parse_options
+from qgen.cli.args import CommandError, check_device, check_options, check_outputs, parse_options
 
 __all__ = ["field_or_scan", "scanned_option", "simulate_scan", "train_conditional", "is_conditional", "evaluate_at"]
 
@@ -49,7 +49,7 @@ def scanned_option(args: argparse.Namespace) -> str | None:
 
 def simulate_scan(args: argparse.Namespace, dest: str, finish: Any) -> int:
     """`qgen simulate` over a scan: --samples strings at each value, one file with a condition column."""
-    from qgen.cli_args import check_disk
+    from qgen.cli.args import check_disk
     from qgen.data.scan import scan_values, write_scan
     from qgen.measurement import noise as qnoise
 
