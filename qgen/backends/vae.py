@@ -1,10 +1,10 @@
-"""Variational autoencoder: Gaussian encoder, Gaussian or categorical decoder, ELBO and importance-weighted bounds."""
+"""Variational autoencoder: Gaussian encoder, categorical decoder, ELBO and IWAE bounds, conditional VAE."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import ClassVar
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +48,18 @@ class VAE(GenerativeModel):
     References:
         D. P. Kingma, M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014 (eq. 10, Appendix B: the
         Gaussian KL); I. Higgins et al., "beta-VAE", ICLR 2017; Y. Burda, R. Grosse, R. Salakhutdinov,
-        "Importance Weighted Autoencoders", ICLR 2016 (eq. 8, Theorem 1); seeds 001, 002, 004.
+        "Importance Weighted Autoencoders", ICLR 2016 (eq. 8, Theorem 1); K. Sohn, H. Lee, X. Yan, "Learning
+        Structured Output Representation using Deep Conditional Generative Models", NeurIPS 2015 (eq. 4: the
+        conditional VAE); seeds 001, 002, 004.
+
+    Conditional VAE (strings only, `n_conditions` = C >= 1): p(x | c) = integral N(z; 0, I) p(x | z, c) dz with
+    encoder q(z | x, c); the C condition values are appended to the encoder's input (after the one-hot string)
+    and to the decoder's (after z), and the bound is that of log p(x | c). The prior stays N(0, I) (Sohn et
+    al.'s simplest variant: c enters through the decoder). Conditions travel as in the conditional
+    autoregressive models (qgen.models.conditional): training rows are the N outcomes then the index of the
+    row's condition in the model's `condition_table`, `model.condition_rows(outcomes, conditions)` or
+    `Trainer(model).fit(data_set_with_conditions)` builds them, `log_prob` and `sample` take `conditions=`, and
+    `model.at(h=0.9)` is a plain model of strings at one condition that every metric takes.
 
     Args:
         support: `Vectors(dim)`, `Strings(N, K)`, or n_qubits with n_outcomes.
@@ -59,17 +70,27 @@ class VAE(GenerativeModel):
         beta: weight of the KL term in the training loss (1: the ELBO; the reported bound always uses 1).
         bound: what `log_prob` returns: "elbo" or "iwae".
         bound_samples: latent samples per row in `log_prob` (k of the importance-weighted bound).
+        n_conditions: C, the length of a condition vector (0: not conditional); strings only.
+        condition_names: the C names (default c0, c1, ...).
+        condition_table: the (T, C) table of known conditions (saved models restore theirs from `config`).
 
     Example:
         >>> vae = VAE(3, 2, latent_dim=1, hidden_size=8)
         >>> vae.log_prob(torch.tensor([[0, 1, 1]])).shape
         torch.Size([1])
+        >>> cvae = VAE(3, 2, latent_dim=1, hidden_size=8, n_conditions=1, condition_names=["h"])
+        >>> rows = cvae.condition_rows(torch.tensor([[0, 1, 1], [1, 1, 1]]), torch.tensor([[0.5], [1.5]]))
+        >>> rows.tolist(), cvae.at(h=1.0).sample(2, generator=0).shape
+        ([[0, 1, 1, 0], [1, 1, 1, 1]], torch.Size([2, 3]))
     """
 
     name = "vae"
     likelihood: ClassVar[str] = "lower_bound"
     monitor: ClassVar[str | None] = "loss"
     supports: ClassVar[tuple[str, ...]] = ("strings", "vectors")
+    #: C, the length of the condition vector (0: not conditional)
+    n_conditions: int = 0
+    condition_names: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -82,8 +103,19 @@ class VAE(GenerativeModel):
         beta: float = 1.0,
         bound: str = "elbo",
         bound_samples: int = 16,
+        n_conditions: int = 0,
+        condition_names: Sequence[str] | None = None,
+        condition_table: Sequence[Sequence[float]] | None = None,
     ) -> None:
         super().__init__(support, n_outcomes)
+        if n_conditions or condition_names is not None or condition_table is not None:
+            if not isinstance(self.support, Strings):
+                raise ModelError(
+                    f"a conditional VAE models outcome strings: n_conditions needs strings, got {self.support}"
+                )
+            from qgen.models.conditional import enable_conditions
+
+            enable_conditions(self, n_conditions, condition_names, condition_table)
         latent_dim = positive_int(latent_dim, "latent_dim", error=ModelError)
         n_layers = positive_int(n_layers, "n_layers", minimum=0, error=ModelError)
         bound_samples = positive_int(bound_samples, "bound_samples", error=ModelError)
@@ -102,8 +134,77 @@ class VAE(GenerativeModel):
         else:
             width, out = self.support.dim, 2 * self.support.dim
             self.standardize = Standardize(width)
-        self.encoder = mlp(width, 2 * latent_dim, hidden_size, n_layers)
-        self.decoder = mlp(latent_dim, out, hidden_size, n_layers)
+        # The conditions are C more inputs of both networks; C = 0 leaves the unconditional model unchanged.
+        self.encoder = mlp(width + self.n_conditions, 2 * latent_dim, hidden_size, n_layers)
+        self.decoder = mlp(latent_dim + self.n_conditions, out, hidden_size, n_layers)
+
+    # ---- conditions (see qgen.models.conditional) ----------------------------------------------------------
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """As GenerativeModel.config; a conditional VAE adds n_conditions, condition_names and its table."""
+        config = super().config
+        if self.n_conditions:
+            config.update(
+                n_conditions=self.n_conditions,
+                condition_names=list(self.condition_names),
+                condition_table=self.condition_table.tolist(),
+            )
+        return config
+
+    def condition_rows(self, outcomes: Any, conditions: Any = None) -> Tensor:
+        """Training rows: outcomes, then each row's index in the condition table (extended with new conditions).
+
+        See `qgen.models.conditional.condition_rows`.
+        """
+        from qgen.models.conditional import condition_rows
+
+        return condition_rows(self, outcomes, conditions)
+
+    def training_data(self, data: Any) -> Any:
+        """A data set with per-row conditions becomes `condition_rows(data)` for a conditional VAE."""
+        if self.n_conditions and getattr(data, "conditions", None) is not None:
+            return self.condition_rows(data)
+        return data
+
+    def at(self, condition: Any = None, **named: float) -> GenerativeModel:
+        """The conditional VAE at one condition (`model.at(h=0.93)`): a model of strings sharing the weights."""
+        from qgen.backends.vae_condition import VAEAtCondition
+
+        return VAEAtCondition(self, condition, **named)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # A conditional model is built with an empty condition table; a saved one brings its own (T, C) table.
+        table = state_dict.get(prefix + "condition_table")
+        if self.n_conditions and isinstance(table, Tensor) and table.ndim == 2 and table.shape[1] == self.n_conditions:
+            from qgen.models.conditional import set_condition_table
+
+            set_condition_table(self, torch.empty_like(table, dtype=self.condition_table.dtype))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _split(self, x: Tensor, conditions: Any) -> tuple[Tensor, Tensor | None]:
+        """A checked batch as (strings, per-row conditions (n, C) or None).
+
+        A conditional model takes (n, N + 1) rows without `conditions`, or (n, N) strings with them.
+        """
+        if not self.n_conditions:
+            if conditions is not None:
+                raise ModelError("this VAE takes no conditions (built with n_conditions=0)")
+            return self.check_outcomes(x), None
+        from qgen.models.conditional import per_row_conditions
+
+        if conditions is None:
+            rows = self.check_outcomes(x)
+            return rows[:, :-1], self.condition_table[rows[:, -1]]
+        strings = Strings(self.n_qubits, self.n_outcomes).check(x, self.device)
+        return strings, per_row_conditions(self, strings.shape[0], conditions)
+
+    def _with_conditions(self, inputs: Tensor, conditions: Tensor | None) -> Tensor:
+        """The network input with the conditions appended on the last axis (broadcast over leading axes)."""
+        if conditions is None:
+            return inputs
+        c = conditions.to(device=inputs.device, dtype=inputs.dtype).expand(*inputs.shape[:-1], -1)
+        return torch.cat([inputs, c], dim=-1)
 
     # ---- encoder and decoder -------------------------------------------------------------------------------
 
@@ -113,17 +214,18 @@ class VAE(GenerativeModel):
             return one_hot(x, self.support.n_symbols, self.dtype, flatten=True)
         return self.standardize(x)
 
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """q(z | x): mean and log-variance (n, latent_dim) of a validated batch."""
-        mean, log_var = self.encoder(self._code(x)).chunk(2, dim=-1)
+    def encode(self, x: Tensor, conditions: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """q(z | x) (q(z | x, c) with (n, C) conditions): mean and log-variance (n, latent_dim) of a validated batch."""
+        mean, log_var = self.encoder(self._with_conditions(self._code(x), conditions)).chunk(2, dim=-1)
         return mean, log_var
 
-    def decoder_log_prob(self, x: Tensor, z: Tensor) -> Tensor:
-        """log p(x | z) for x (n, ...) validated and z (..., n, latent_dim); returns (..., n).
+    def decoder_log_prob(self, x: Tensor, z: Tensor, conditions: Tensor | None = None) -> Tensor:
+        """log p(x | z) (or log p(x | z, c)) for x (n, ...) validated and z (..., n, latent_dim); returns (..., n).
 
-        Vectors: the density of x itself (the standardization's Jacobian included).
+        Vectors: the density of x itself (the standardization's Jacobian included). Conditional models take
+        the (n, C) conditions of the rows.
         """
-        out = self.decoder(z)
+        out = self.decoder(self._with_conditions(z, conditions))
         if isinstance(self.support, Strings):
             logits = out.unflatten(-1, (self.support.n_sites, self.support.n_symbols))
             logp = F.log_softmax(logits, dim=-1)
@@ -136,64 +238,99 @@ class VAE(GenerativeModel):
 
     # ---- bounds --------------------------------------------------------------------------------------------
 
-    def _bound_terms(self, x: Tensor, k: int, generator: torch.Generator | None) -> tuple[Tensor, Tensor, Tensor]:
-        """For k reparametrised draws z_j ~ q(z | x): log p(x | z_j), log p(z_j) - log q(z_j | x) (k, n), KL (n)."""
-        mean, log_var = self.encode(x)
+    def _bound_terms(
+        self, x: Tensor, k: int, generator: torch.Generator | None, conditions: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """For k reparametrised draws z_j ~ q(z | x): log p(x | z_j), log p(z_j) - log q(z_j | x) (k, n), KL (n).
+
+        x is a validated batch of the data (strings, not rows); conditions (n, C) or None.
+        """
+        mean, log_var = self.encode(x, conditions)
         eps = normal((k, *mean.shape), generator, mean.device, mean.dtype)
         z = mean + (0.5 * log_var).exp() * eps
-        log_lik = self.decoder_log_prob(x, z)
+        log_lik = self.decoder_log_prob(x, z, conditions)
         # log N(z; 0, I) - log N(z; mean, sigma^2), with (z - mean) / sigma = eps.
         log_ratio = 0.5 * (log_var + eps.pow(2) - z.pow(2)).sum(-1)
         # KL(N(mean, sigma^2) || N(0, I)) in closed form (Kingma and Welling 2014, Appendix B).
         kl = 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(-1)
         return log_lik, log_ratio, kl
 
-    def elbo(self, x: Tensor, k: int = 1, generator: torch.Generator | int | None = None) -> Tensor:
-        """The ELBO E_q[log p(x | z)] - KL(q || p), its expectation estimated with k draws per row; (n,)."""
-        x = self.check_outcomes(x)
-        log_lik, _, kl = self._bound_terms(x, positive_int(k, "k", error=ModelError), as_generator(generator))
+    def elbo(
+        self, x: Tensor, k: int = 1, generator: torch.Generator | int | None = None, conditions: Any = None
+    ) -> Tensor:
+        """The ELBO E_q[log p(x | z)] - KL(q || p), its expectation estimated with k draws per row; (n,).
+
+        Conditional models: x are (n, N + 1) rows, or (n, N) strings with `conditions` ((n, C) or one (C,)).
+        """
+        x, c = self._split(x, conditions)
+        log_lik, _, kl = self._bound_terms(x, positive_int(k, "k", error=ModelError), as_generator(generator), c)
         return log_lik.mean(0) - kl
 
-    def iw_bound(self, x: Tensor, k: int, generator: torch.Generator | int | None = None) -> Tensor:
+    def iw_bound(
+        self, x: Tensor, k: int, generator: torch.Generator | int | None = None, conditions: Any = None
+    ) -> Tensor:
         """The importance-weighted bound log (1/k) sum_j p(x, z_j) / q(z_j | x), one draw of it per row; (n,).
 
-        Its expectation increases with k and tends to log p(x) (Burda et al. 2016, Theorem 1).
+        Its expectation increases with k and tends to log p(x) (Burda et al. 2016, Theorem 1). Conditions as
+        in `elbo`.
         """
-        x = self.check_outcomes(x)
-        log_lik, log_ratio, _ = self._bound_terms(x, positive_int(k, "k", error=ModelError), as_generator(generator))
+        x, c = self._split(x, conditions)
+        k = positive_int(k, "k", error=ModelError)
+        log_lik, log_ratio, _ = self._bound_terms(x, k, as_generator(generator), c)
         return torch.logsumexp(log_lik + log_ratio, dim=0) - math.log(k)
 
-    def log_prob(self, x: Tensor) -> Tensor:
-        """A lower bound of log p(x) per row: the `bound` ("elbo" or "iwae") with `bound_samples` draws.
+    def log_prob(self, x: Tensor, conditions: Any = None) -> Tensor:
+        """A lower bound of log p(x) (log p(x | c)) per row: the `bound` ("elbo" or "iwae"), `bound_samples` draws.
 
         The draws come from a generator of fixed seed, so the same batch gives the same numbers every call.
 
         Args:
-            x: (n, N) integers in [0, K), or (n, dim) reals.
+            x: (n, N) integers in [0, K), or (n, dim) reals; for a conditional model without `conditions`,
+                (n, N + 1) training rows (outcomes, then the condition's index in the model's table).
+            conditions: conditional models only: (n, C) per-row conditions or one (C,) vector for all rows.
 
         Returns:
             (n,) tensor in the model's dtype.
         """
-        x = self.check_outcomes(x)
+        x, c = self._split(x, conditions)
         gen = torch.Generator(device=self.device).manual_seed(_BOUND_SEED)
         k = self.hyperparameters["bound_samples"]
         bound = self.elbo if self.hyperparameters["bound"] == "elbo" else self.iw_bound
-        parts = [bound(chunk, k, gen) for chunk in x.split(_CHUNK)]
+        if c is None:
+            parts = [bound(chunk, k, gen) for chunk in x.split(_CHUNK)]
+        else:
+            parts = [bound(xs, k, gen, cs) for xs, cs in zip(x.split(_CHUNK), c.split(_CHUNK))]
         return torch.cat(parts) if parts else torch.empty(0, dtype=self.dtype, device=self.device)
 
     # ---- sampling ------------------------------------------------------------------------------------------
 
     @torch.no_grad()
-    def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
-        """Ancestral sampling: z ~ N(0, I), then x ~ p(x | z). Exact draws of the model's p(x).
+    def sample(self, n: int, *, generator: torch.Generator | int | None = None, conditions: Any = None) -> Tensor:
+        """Ancestral sampling: z ~ N(0, I), then x ~ p(x | z) (p(x | z, c)). Exact draws of the model's p(x).
+
+        Args:
+            n: number of samples.
+            generator: torch.Generator or integer seed.
+            conditions: conditional models only (and required there): one (C,) condition for every string,
+                or (n, C), one per string.
 
         Returns:
             strings: (n, N) int64 in [0, K); vectors: (n, dim) in the model's dtype.
         """
         n = positive_int(n, "number of samples", minimum=0, error=ModelError)
+        c = None
+        if conditions is not None or self.n_conditions:
+            from qgen.models.conditional import per_row_conditions
+
+            if conditions is None:
+                raise ModelError(
+                    f"this VAE is conditional on {list(self.condition_names)}: give conditions, or take the model at "
+                    "one condition with model.at(...)"
+                )
+            c = per_row_conditions(self, n, conditions)
         gen = as_generator(generator)
         z = normal((n, self.hyperparameters["latent_dim"]), gen, self.device, self.dtype)
-        out = self.decoder(z)
+        out = self.decoder(self._with_conditions(z, c))
         if isinstance(self.support, Strings):
             logits = out.view(n, self.support.n_sites, self.support.n_symbols)
             return sample_categorical(logits, gen)
@@ -203,6 +340,12 @@ class VAE(GenerativeModel):
 
     # ---- training ------------------------------------------------------------------------------------------
 
+    def _rows(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """A validated training batch as (data, conditions): a conditional model's rows end in a table index."""
+        if not self.n_conditions:
+            return x, None
+        return x[:, :-1], self.condition_table[x[:, -1]]
+
     def prepare(self, train: Tensor, generator: torch.Generator) -> None:
         """Vectors: fit the standardization to the training data."""
         if isinstance(self.support, Vectors):
@@ -210,15 +353,21 @@ class VAE(GenerativeModel):
 
     def training_step(self, x: Tensor, step: Step) -> Iterator[Update]:
         """One update of encoder and decoder together on -(E_q log p(x | z) - beta KL), one draw per row."""
-        log_lik, _, kl = self._bound_terms(x, 1, step.generator)
+        yield self.bound_update(*self._rows(x), step.generator)
+
+    def bound_update(self, x: Tensor, conditions: Tensor | None, generator: torch.Generator) -> Update:
+        """The Update of one batch of data x (not rows) with its (n, C) conditions or None, one draw per row."""
+        log_lik, _, kl = self._bound_terms(x, 1, generator, conditions)
         reconstruction = log_lik.mean(0)
         loss = -(reconstruction - self.hyperparameters["beta"] * kl).mean()
-        yield Update("model", loss=loss, log={"loss": -(reconstruction - kl).mean().detach(), "kl": kl.mean().detach()})
+        log = {"loss": -(reconstruction - kl).mean().detach(), "kl": kl.mean().detach()}
+        return Update("model", loss=loss, log=log)
 
     def validation_metrics(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
         """ "loss": the negative ELBO (beta = 1) of a held-out batch, one draw per row; "kl": its KL term."""
         with torch.no_grad():
-            log_lik, _, kl = self._bound_terms(x, 1, generator)
+            strings, conditions = self._rows(x)
+            log_lik, _, kl = self._bound_terms(strings, 1, generator, conditions)
             return {"loss": -(log_lik.mean(0) - kl).mean(), "kl": kl.mean()}
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:

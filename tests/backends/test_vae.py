@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from qgen.backends.vae import VAE
-from qgen.errors import ModelError
+from qgen.errors import ModelError, OutcomeError
 from qgen.models import build, load, save
 from qgen.models.base import Vectors
 from qgen.strings import all_outcomes
@@ -153,3 +153,137 @@ def test_vae_learns_correlated_strings_through_the_trainer() -> None:
     truth[0] = truth[7] = 0.4
     # Classical fidelity of the samples' frequencies with the truth (plug-in bias ~ 8 / (8 * 5e4)).
     assert float(torch.sqrt(freq * truth).sum()) > 0.99  # untrained (uniform): 0.834; measured 0.9935
+
+
+# ---- the conditional VAE ---------------------------------------------------------------------------------------
+
+# Two regimes of N = 3 bits: at c = -1 the string 000 has probability 0.7 and 111 0.1, at c = +1 the reverse;
+# the other six strings share 0.2 in both. Correlated (not a product), so the latent variable has work to do.
+REGIMES = {-1.0: (0.7, 0.1), 1.0: (0.1, 0.7)}
+
+
+def regime_probabilities(c: float) -> torch.Tensor:
+    probs = torch.full((8,), 0.2 / 6, dtype=torch.float64)
+    probs[0], probs[7] = REGIMES[c]
+    return probs
+
+
+def two_regime_data(n_per_condition: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(2n, 3) strings and their (2n, 1) conditions, n drawn in each regime."""
+    g = torch.Generator().manual_seed(seed)
+    strings, conditions = [], []
+    for c in REGIMES:
+        draws = torch.multinomial(regime_probabilities(c), n_per_condition, replacement=True, generator=g)
+        strings.append(all_outcomes(2, 3)[draws])
+        conditions.append(torch.full((n_per_condition, 1), c))
+    return torch.cat(strings), torch.cat(conditions)
+
+
+def exact_conditional_probabilities(model: VAE, c: float, points: int = 40001) -> torch.Tensor:
+    """P(x | c) of all 2^3 strings by the trapezoid rule over the 1-D latent (as exact_log_marginal), float64."""
+    x = all_outcomes(2, 3)
+    z = torch.linspace(-10, 10, points, dtype=torch.float64)
+    log_w = -0.5 * z**2 - 0.5 * math.log(2 * math.pi) + math.log(float(z[1] - z[0]))
+    conditions = torch.full((len(x), 1), c, dtype=torch.float64)
+    with torch.no_grad():
+        log_lik = model.decoder_log_prob(x, z.view(-1, 1, 1).expand(points, len(x), 1), conditions)
+    return torch.logsumexp(log_w.unsqueeze(-1) + log_lik, dim=0).exp()
+
+
+@pytest.fixture(scope="module")
+def conditional_vae() -> VAE:
+    torch.manual_seed(0)
+    model = VAE(3, 2, latent_dim=1, hidden_size=16, n_conditions=1, condition_names=["h"])
+    rows = model.condition_rows(*two_regime_data(2000, seed=0))
+    train_locally(model, rows, steps=300, lr=5e-3)
+    return model.double()
+
+
+def test_conditional_elbo_bounds_the_exact_log_likelihood_at_each_condition(conditional_vae: VAE) -> None:
+    x = all_outcomes(2, 3)
+    g = torch.Generator().manual_seed(3)
+    for c in REGIMES:
+        exact = exact_conditional_probabilities(conditional_vae, c)
+        assert float(exact.sum()) == pytest.approx(1.0, abs=1e-10)  # the reference normalises at each c
+        with torch.no_grad():
+            log_lik, _, kl = conditional_vae._bound_terms(x, 4000, g, torch.full((8, 1), c, dtype=torch.float64))
+            draws = log_lik - kl  # 4000 single-draw ELBO estimates per string
+            iw_big = conditional_vae.iw_bound(x, 20000, generator=g, conditions=[c])
+        elbo, se = draws.mean(0), draws.std(0) / math.sqrt(4000)
+        # ELBO(x | c) <= log p(x | c) up to 4 sigma of Monte-Carlo error, and IWAE(20000) reaches log p(x | c).
+        assert bool((elbo - 4 * se <= exact.log()).all()), c
+        assert torch.allclose(iw_big, exact.log(), atol=0.01), c
+
+
+def test_training_on_two_conditions_separates_them(conditional_vae: VAE) -> None:
+    fidelities = {}
+    for c in REGIMES:
+        exact = exact_conditional_probabilities(conditional_vae, c)
+        fidelities[c] = float(torch.sqrt(exact * regime_probabilities(c)).sum())
+        # The other regime's distribution is far: F(regime -1, regime +1) = 2 sqrt(0.07) + 0.2 = 0.729.
+        other = regime_probabilities(-c)
+        assert fidelities[c] > float(torch.sqrt(exact * other).sum()) + 0.15, c
+    # 4,000 training strings. A model that ignores c (the pooled data, 0.4 on 000 and 111) has F = 0.929 at each c.
+    assert min(fidelities.values()) > 0.985, fidelities  # measured: 0.9937 and 0.9940
+
+
+def test_conditional_rows_conditions_and_view_agree(conditional_vae: VAE) -> None:
+    x = all_outcomes(2, 3)
+    rows = conditional_vae.condition_rows(x, [1.0])
+    assert conditional_vae.condition_table.flatten().tolist() == [-1.0, 1.0]  # no new entry for a known c
+    with torch.no_grad():
+        by_rows = conditional_vae.log_prob(rows)
+        by_conditions = conditional_vae.log_prob(x, conditions=torch.ones(8, 1))
+        view = conditional_vae.at(h=1.0)
+        by_view = view.log_prob(x)
+    torch.testing.assert_close(by_rows, by_conditions, rtol=0, atol=1e-12)
+    torch.testing.assert_close(by_view, by_conditions, rtol=0, atol=1e-12)
+    assert view.likelihood == "lower_bound" and view.n_qubits == 3 and "h=1" in repr(view)
+    a = view.sample(500, generator=4)
+    assert torch.equal(a, conditional_vae.sample(500, generator=4, conditions=[1.0]))
+    assert a.shape == (500, 3) and not torch.equal(a, conditional_vae.sample(500, generator=4, conditions=[-1.0]))
+
+
+def test_unconditional_vae_is_unchanged_by_the_option() -> None:
+    torch.manual_seed(0)
+    plain = VAE(3, 2, latent_dim=2, hidden_size=8)
+    torch.manual_seed(0)
+    explicit = VAE(3, 2, latent_dim=2, hidden_size=8, n_conditions=0)
+    assert "n_conditions" not in explicit.config and plain.state_dict().keys() == explicit.state_dict().keys()
+    for key, value in plain.state_dict().items():
+        assert torch.equal(value, explicit.state_dict()[key]), key
+
+
+def test_conditional_save_load_keeps_the_table(tmp_path) -> None:
+    model = build("vae", n_qubits=3, n_outcomes=2, hidden_size=8, n_conditions=1, condition_names=["h"], seed=0)
+    rows = model.condition_rows(*two_regime_data(5, seed=1))
+    save(model, tmp_path / "cvae.pt")
+    again = load(tmp_path / "cvae.pt")
+    assert again.config == model.config and again.config["condition_table"] == [[-1.0], [1.0]]
+    assert torch.equal(again.log_prob(rows), model.log_prob(rows))
+    assert torch.equal(again.at(h=0.3).sample(20, generator=1), model.at(h=0.3).sample(20, generator=1))
+
+
+def test_the_trainer_takes_a_scan_data_set() -> None:
+    from qgen.data.scan import simulate_scan
+
+    data = simulate_scan({"name": "tfim", "n_qubits": 3}, "h", [0.5, 1.5], "tetra", 200, seed=1, reference=False)
+    model = build("vae", n_qubits=3, n_outcomes=4, hidden_size=8, n_conditions=1, condition_names=["h"], seed=0)
+    history = Trainer(model, epochs=1, batch_size=100, progress=False).fit(data)
+    assert len(history["train_loss"]) == 1 and bool(torch.isfinite(torch.tensor(history["val_loss"])).all())
+    torch.testing.assert_close(model.condition_table.flatten(), torch.tensor([0.5, 1.5], dtype=torch.float64))
+
+
+def test_conditional_errors_name_what_was_expected() -> None:
+    model = VAE(3, 2, hidden_size=8, n_conditions=1, condition_names=["h"])
+    plain = VAE(3, 2, hidden_size=8)
+    with pytest.raises(ModelError, match="strings"):
+        VAE(Vectors(2), n_conditions=1)
+    with pytest.raises(ModelError, match="give conditions"):
+        model.sample(3, generator=0)
+    with pytest.raises(ModelError, match="takes no conditions"):
+        plain.log_prob(torch.zeros(2, 3, dtype=torch.long), conditions=[1.0])
+    with pytest.raises(ModelError, match="2 rows for 3"):
+        model.log_prob(torch.zeros(3, 3, dtype=torch.long), conditions=[[1.0], [2.0]])
+    with pytest.raises(OutcomeError, match="condition_rows"):
+        model.log_prob(torch.zeros(3, 3, dtype=torch.long))
