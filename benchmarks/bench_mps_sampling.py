@@ -1,12 +1,14 @@
 """MPS sampling throughput: qgen's samplers against a one-sample-at-a-time sampler, same run.
 
 Run: .venv/bin/python benchmarks/bench_mps_sampling.py [--samples 300000] [--threads 2] [--large 1000]
-    [--stream 10000000] [--chunk-scan 580 4639] [--output benchmarks/results/mps_sampling.json]
+    [--stream 10000000] [--chunk-scan 580 4639] [--split] [--output benchmarks/results/mps_sampling.json]
 The reference follows the original approach of Carrasquilla et al. (2019): one string at a time, a doubled
 (chi x chi) left environment, and at each site the K outcome probabilities from precomputed right
 environments that already carry the POVM. Each chain is measured in a fresh child process, so its peak
 resident set size is its own. --stream runs `qgen simulate` for the 50-site chain into a temporary HDF5 file
-and reports its time and the peak memory of that process.
+and reports its time and the peak memory of that process. --split times, in CPU seconds of this process (so
+other jobs on a busy machine inflate them less than wall time), the kernel's BLAS products l A_i alone against
+the whole kernel: the products are the floor no rearrangement of the fused loop can go below.
 """
 
 from __future__ import annotations
@@ -104,6 +106,54 @@ def chunk_scan(sizes: list[int], samples: int, threads: int, repeats: int = 5) -
     return {str(size): statistics.median(r) for size, r in rates.items()}
 
 
+def split(samples: int, repeats: int = 3) -> dict:
+    """CPU microseconds per sample of the 50-site chain: the products l A_i alone, and the whole kernel."""
+    import numba
+
+    from qgen.measurement import mps_kernels
+
+    @numba.njit(nogil=True, boundscheck=False)
+    def products_only(mats, offsets, chi, cols, u, y_buf, l_a, l_b):  # pragma: no cover - compiled
+        n = u.shape[0]
+        l = l_a[: 2 * n].reshape(2 * n, 1)
+        l[:, 0] = 1.0
+        chi_l = 1
+        for i in range(chi.shape[0]):
+            chi_r = chi[i]
+            mat = mats[offsets[i] : offsets[i + 1]].reshape(chi_l, cols * chi_r)
+            y = y_buf[: 2 * n * cols * chi_r].reshape(2 * n, cols * chi_r)
+            np.dot(l, mat, y)
+            # the next left vectors: any (2n, chi_r) block of the product keeps the shapes of the real pass
+            l = (l_b if i % 2 == 0 else l_a)[: 2 * n * chi_r].reshape(2 * n, chi_r)
+            l[:, :] = y[:, :chi_r] * 0.5
+            chi_l = chi_r
+
+    torch.set_num_threads(1)
+    meas = MPSMeasurement(tfim_mps(50, h=1.0), POVM.named("tetra"), sampler="kernel")
+    gen = torch.Generator().manual_seed(0)
+    meas.sample(1000, generator=gen)  # builds the kernel, JIT
+    k, n = meas._kernel, meas.chunk_size
+    u = meas._uniforms(n, gen).numpy()
+    width = max(k._chi)
+    bufs = (np.empty(2 * n * k._cols * width), np.empty(2 * n * width), np.empty(2 * n * width))
+    mps = (k._flat, k._offsets, k._chi_arr, k._cols)
+    out = np.empty((n, k.n_qubits), dtype=np.int64)
+    products_only(*mps, u, *bufs)
+    calls = max(1, samples // n)
+    rows = []
+    for _ in range(repeats):
+        start = time.process_time()
+        for _ in range(calls):
+            products_only(*mps, u, *bufs)
+        middle = time.process_time()
+        for _ in range(calls):
+            mps_kernels._sample_block(*mps, k._wr, k._wi, k._parent, u, out, *bufs)
+        end = time.process_time()
+        rows.append(((middle - start) / (calls * n) * 1e6, (end - middle) / (calls * n) * 1e6))
+    products, whole = np.median(np.array(rows), axis=0)
+    return {"chunk": n, "products_us_per_sample": products, "kernel_us_per_sample": whole}
+
+
 def stream(n_samples: int, threads: int) -> dict:
     """`qgen simulate` of the 50-site chain into a temporary file: wall time and the child's peak memory."""
     import h5py
@@ -140,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", type=int, default=0, help="samples for the streaming run (0: skip)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--chunk-scan", type=int, nargs="*", default=None, help="kernel chunk sizes to time")
+    parser.add_argument("--split", action="store_true", help="CPU time of the products against the whole kernel")
     parser.add_argument("--output", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
     result: dict = {"command": " ".join(["benchmarks/bench_mps_sampling.py"] + sys.argv[1:]), "chains": []}
@@ -151,6 +202,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"threads {args.threads}, N = 50, kernel samples/s by chunk size (median of 5):")
         for size, rate in result["chunk_scan"].items():
             print(f"{size:>8} {rate:10.0f}")
+    if args.split:
+        result["split"] = sp = split(args.samples)
+        print(
+            f"threads 1, N = 50, chunk {sp['chunk']}, CPU time per sample (median of 3): products l A_i "
+            f"{sp['products_us_per_sample']:.2f} us, whole kernel {sp['kernel_us_per_sample']:.2f} us "
+            f"({1e6 / sp['kernel_us_per_sample']:,.0f} samples per CPU second; the products alone cap it at "
+            f"{1e6 / sp['products_us_per_sample']:,.0f})"
+        )
     ctx = multiprocessing.get_context("spawn")
     for n_qubits in [50] + ([args.large] if args.large else []):
         scale = max(1, n_qubits // 50)
