@@ -125,7 +125,9 @@ def split(samples: int, repeats: int = 3) -> dict:
             np.dot(l, mat, y)
             # the next left vectors: any (2n, chi_r) block of the product keeps the shapes of the real pass
             l = (l_b if i % 2 == 0 else l_a)[: 2 * n * chi_r].reshape(2 * n, chi_r)
-            l[:, :] = y[:, :chi_r] * 0.5
+            for row in range(2 * n):  # a loop, not a slice expression: no temporary array per site
+                for col in range(chi_r):
+                    l[row, col] = 0.5 * y[row, col]
             chi_l = chi_r
 
     torch.set_num_threads(1)
