@@ -120,7 +120,8 @@ def test_train_sample_evaluate_pipeline(tmp_path, capsys):
     assert main(sim + ["--samples", "2000", "--seed", "1", "-o", str(data), "--quiet"]) == 0
     model = tmp_path / "m.pt"
     train = ["train", "--model", "rnn", "--data", str(data), "--epochs", "5", "--option", "hidden_size=16"]
-    assert main(train + ["--option", "n_layers=1", "--quiet", "-o", str(model)]) == 0
+    # 5 epochs of batches of 32 (the recipe's 128 needs its 40 epochs for as many steps)
+    assert main(train + ["--option", "n_layers=1", "--batch-size", "32", "--quiet", "-o", str(model)]) == 0
     samples = tmp_path / "s.h5"
     assert main(["sample", "--model", str(model), "-n", "300", "--seed", "4", "-o", str(samples)]) == 0
     out = load(samples)
@@ -575,3 +576,66 @@ def test_under_torchrun_only_rank_0_prints(tmp_path: Path) -> None:
         assert len(epochs) == (0 if quiet else 2), done.stderr
         assert done.stderr.count("trained 2 epochs") == 1, done.stderr
         assert done.stdout.count("wrote ") == 1, done.stdout
+
+
+# ------------------------------------------------------------------------------ train: flags, plan, defaults
+
+
+def test_train_flags_reach_the_trainer_and_the_plan_comes_first(tmp_path: Path, capsys: Any) -> None:
+    from qgen.train.checkpoint import read_checkpoint
+
+    data = _ghz_data(tmp_path / "d.h5", n=300)
+    capsys.readouterr()
+    flags = ["--optimizer", "sgd", "--weight-decay", "0.01", "--schedule", "none", "--patience", "none"]
+    flags += ["--val-fraction", "0.2", "--max-minutes", "600", "--epochs", "2", "--option", "hidden_size=8"]
+    assert main(["train", "--data", str(data), *flags, "-o", str(tmp_path / "m.pt")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    # One block before the first epoch: the model (rnn, the default), its size, the data, the steps, the estimate.
+    assert err[0].startswith("plan: rnn {'cell': 'gru', 'n_layers': 2, 'hidden_size': 8} (")
+    first_epoch = next(i for i, line in enumerate(err) if line.startswith("epoch "))
+    block = "\n".join(err[:first_epoch])
+    assert "300 strings of N = 2, K = 4: 240 to train, 60 to validate" in block
+    assert "sgd lr 0.003, weight decay 0.01, constant lr" in block
+    assert "early stopping none (all epochs run)" in block and "batch 128: 2 per epoch, 4 in all" in block
+    assert "an estimate from timing" in block and "time budget    600 min" in block
+    settings = read_checkpoint(tmp_path / "m.pt.ckpt")["settings"]
+    assert (settings["optimizer"], settings["weight_decay"], settings["schedule"]) == ("sgd", 0.01, None)
+    assert (settings["early_stopping_patience"], settings["val_fraction"], settings["epochs"]) == (None, 0.2, 2)
+    # --quiet: no plan.
+    assert main(["train", "--data", str(data), "--epochs", "1", "--quiet", "-o", str(tmp_path / "q.pt")]) == 0
+    assert "plan:" not in capsys.readouterr().err
+
+
+def test_train_max_minutes_stops_after_the_epoch_that_passes_it(tmp_path: Path, capsys: Any) -> None:
+    data = _ghz_data(tmp_path / "d.h5", n=300)
+    capsys.readouterr()
+    train = ["train", "--data", str(data), "--epochs", "50", "--option", "hidden_size=8", "--max-minutes", "1e-9"]
+    assert main(train + ["--quiet", "-o", str(tmp_path / "m.pt")]) == 0
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("trained 1 epochs (time budget of 1e-09 min used: ") and "after epoch 1)" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--val-fraction", "1", "fraction in [0, 1)"),
+        ("--weight-decay", "-0.1", "number >= 0"),
+        ("--schedule", "linear", "cosine, step, exponential, plateau or none"),
+        ("--patience", "0", "positive integer"),
+        ("--optimizer", "lbfgs", "invalid choice"),
+        ("--max-minutes", "inf", "finite positive number"),
+    ],
+)
+def test_train_refuses_bad_training_flags_in_one_line(tmp_path: Path, capsys: Any, flag: str, value: str, message: str):
+    assert main(["train", "--data", "d.h5", flag, value, "-o", str(tmp_path / "m.pt")]) == 2
+    _one_line_error(capsys, flag, message)
+
+
+def test_train_without_model_on_vectors_asks_for_one(tmp_path: Path, capsys: Any) -> None:
+    data = tmp_path / "v.h5"
+    assert main(["simulate", "--toy", "moons", "--samples", "100", "-o", str(data), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--data", str(data), "-o", str(tmp_path / "m.pt")]) == 2
+    _one_line_error(capsys, "holds vectors", "--model")
+    assert main(["train", "--list-options"]) == 2
+    _one_line_error(capsys, "--list-options needs --model")

@@ -19,6 +19,10 @@ __all__ = [
     "positive_int",
     "seed",
     "positive_float",
+    "nonnegative_float",
+    "fraction",
+    "patience",
+    "schedule_name",
     "parse_options",
     "check_options",
     "passive_openmp",
@@ -105,6 +109,47 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a finite positive number, got {text!r}")
     return value
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0 (a weight decay, for example)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """argparse type: a fraction in [0, 1) (the share of the data held out for validation)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def patience(text: str) -> int | None:
+    """argparse type: epochs without improvement before early stopping, a positive integer or "none" (off)."""
+    if text.strip().lower() == "none":
+        return None
+    return positive_int(text)
+
+
+def schedule_name(text: str) -> str | None:
+    """argparse type: a learning-rate schedule the Trainer knows, or "none" (constant learning rate)."""
+    from qgen.train.optim import SCHEDULES
+
+    names = [s for s in SCHEDULES if s is not None]
+    if text.strip().lower() == "none":
+        return None
+    if text not in names:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(names)} or none, got {text!r}")
+    return text
 
 
 def _option_value(text: str) -> Any:

@@ -10,13 +10,18 @@ from typing import Any
 
 from qgen.cli.args import (
     CommandError,
+    LazyChoices,
     check_device,
     check_disk,
     check_options,
     check_outputs,
+    fraction,
+    nonnegative_float,
     parse_options,
+    patience,
     positive_float,
     positive_int,
+    schedule_name,
     seed,
 )
 from qgen.cli.common import (
@@ -30,9 +35,26 @@ from qgen.cli.common import (
 # ------------------------------------------------------------------------------------------------------- train
 
 
+# The model `qgen train` fits when --model is not given: the GRU, the best of the benchmarks (benchmarks/README.md).
+DEFAULT_MODEL = "rnn"
+OPTIMIZER_NAMES = LazyChoices("qgen.train.optim", "OPTIMIZERS")
+# --flag -> Trainer argument, passed only when given (the recipe of qgen.train.defaults fills in the rest).
+_TRAINER_FLAGS = {
+    "optimizer": "optimizer",
+    "weight_decay": "weight_decay",
+    "val_fraction": "val_fraction",
+}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from qgen.models.registry import options
 
+    if args.model is None:
+        if args.list_options:
+            raise CommandError("--list-options needs --model NAME")
+        if args.data and len(args.data) == 1 and _is_vector_file(args.data[0]):
+            raise CommandError(f"--data {args.data[0]} holds vectors: name a model of vectors with --model")
+        args.model = DEFAULT_MODEL
     defaults = options(args.model)
     if args.list_options:
         print(f"options of model {args.model!r} (qgen train --model {args.model} --option KEY=VALUE):")
@@ -65,7 +87,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not trainers:
             trainers.append(trainer)
 
+    trainer_options = {name: getattr(args, flag) for flag, name in _TRAINER_FLAGS.items()}
+    trainer_options = {k: v for k, v in trainer_options.items() if v is not None}
+    # "none" is a value of its own for these two (no schedule, no early stopping): unset is argparse.SUPPRESS.
+    if hasattr(args, "schedule"):
+        trainer_options["schedule"] = args.schedule
+    if hasattr(args, "patience"):
+        trainer_options["early_stopping_patience"] = args.patience
     # On a terminal the Trainer draws a bar, in a log one line per epoch; both end with its summary (stderr).
+    # The plan comes first, on stderr too (rank 0; --quiet leaves it out).
     model = train(
         args.model,
         data,
@@ -79,6 +109,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         callbacks=[keep_trainer] if args.quiet else [],
         model_options=model_options,
+        max_minutes=args.max_minutes,
+        plan=None if args.quiet else sys.stderr,
+        **trainer_options,
     )
     if args.quiet and trainers and trainers[0].is_main:
         print(trainers[0].summary(), file=sys.stderr, flush=True)
@@ -89,7 +122,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _add_train(sub: Any) -> None:
     p = _command(sub, "train", "fit a generative model to a data set", cmd_train)
-    p.add_argument("--model", required=True, choices=MODEL_NAMES, metavar="NAME", help="one of: %(choices)s")
+    p.add_argument(
+        "--model",
+        choices=MODEL_NAMES,
+        metavar="NAME",
+        help=f"one of: %(choices)s (default {DEFAULT_MODEL} on outcome strings: the benchmarks' best)",
+    )
     p.add_argument("--list-options", action="store_true", help="print the model's hyperparameters and exit")
     p.add_argument(
         "--data", nargs="+", help="the data set (.h5): outcome strings, or vectors; several with --condition"
@@ -100,16 +138,49 @@ def _add_train(sub: Any) -> None:
         metavar="NAME",
         help="train one conditional model on the data's parameter NAME (a scan's column or each file's state)",
     )
-    p.add_argument("--epochs", type=positive_int, help="default: chosen from the data size, with early stopping")
-    p.add_argument("--batch-size", type=positive_int, help="default: chosen from the data size")
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 1e-3)")
+    recipe = "default: the benchmarks' recipe for the model and data size (qgen.train.default_recipe)"
+    p.add_argument("--epochs", type=positive_int, help=f"at most this many epochs; {recipe}")
+    p.add_argument("--batch-size", type=positive_int, help=recipe)
+    p.add_argument("--lr", type=positive_float, help=f"learning rate; {recipe}, else 1e-3")
+    p.add_argument(
+        "--optimizer",
+        choices=OPTIMIZER_NAMES,
+        metavar="NAME",
+        help=f"adam, adamw, sgd or rmsprop; {recipe} (another optimizer drops the recipe's weight decay)",
+    )
+    p.add_argument("--weight-decay", type=nonnegative_float, help=f"weight decay (AdamW) or L2 penalty; {recipe}")
+    p.add_argument(
+        "--schedule",
+        type=schedule_name,
+        default=argparse.SUPPRESS,
+        metavar="NAME",
+        help=f"learning-rate schedule: cosine, step, exponential, plateau or none; {recipe}",
+    )
+    p.add_argument(
+        "--patience",
+        type=patience,
+        default=argparse.SUPPRESS,
+        metavar="EPOCHS",
+        help=f"early stopping after this many epochs without a better validation loss, or none; {recipe}",
+    )
+    p.add_argument(
+        "--val-fraction", type=fraction, metavar="F", help="share of the data held out for validation (default 0.1)"
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=positive_float,
+        metavar="M",
+        help="time budget: stop after the first epoch that ends past M minutes of training (the summary says so)",
+    )
     p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: CUDA when present)")
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
     p.add_argument("--force", action="store_true", help="allow -o to replace an input file")
     p.add_argument(
-        "--quiet", action="store_true", help="no bar or per-epoch lines; the summary and the final line remain"
+        "--quiet",
+        action="store_true",
+        help="no plan, bar or per-epoch lines; the summary and the final line remain",
     )
     p.add_argument("-o", "--output", help="the model file to write (.pt)")
 

@@ -308,6 +308,8 @@ class Trainer:
             dynamic_ncols=True,
         )
         started = time.perf_counter() - (self.history["time"][-1] if self.history.get("time") else 0.0)
+        if not self.finished:
+            self.stop_reason = ""  # a resumed run ends for a reason of its own, not its checkpoint's
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         try:
             while self.epoch < self.epochs and not self.finished:
@@ -431,7 +433,8 @@ class Trainer:
                 self.bad_epochs += 1
         patience = self.early_stopping_patience
         if self.stop:
-            self.finished, self.stop_reason = True, "a callback asked to stop"
+            # a callback may say why it stopped the run (qgen.train.defaults.TimeBudget does)
+            self.finished, self.stop_reason = True, self.stop_reason or "a callback asked to stop"
         elif patience is not None and self.monitor != "none" and self.bad_epochs >= patience:
             # stopped early: a resume, even with more epochs, does not continue
             self.finished = True
