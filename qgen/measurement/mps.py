@@ -124,7 +124,9 @@ class MPSMeasurement(Measurement):
         self._gram_weights = torch.einsum("rcj,rck->jkr", self._bra, self._bra).reshape(16, -1).contiguous()
         self.rank_one = len(parent) == self.n_outcomes
         self._elements = torch.from_numpy(self.povm.elements.copy()).to(dev)
-        self._elements_re, self._elements_im = self._elements.real.contiguous(), self._elements.imag.contiguous()
+        # (K, 4, 4): the complex 2 x 2 elements as real maps of (Re, Im) x (t or s): [[Re M, -Im M], [Im M, Re M]]
+        re, im = self._elements.real, self._elements.imag
+        self._elements_real = torch.cat([torch.cat([re, -im], 2), torch.cat([im, re], 2)], 1).contiguous()
         self._complex_tensors: list[torch.Tensor] | None = None
         chi = max(self._chi + [t.shape[0] for t in state.tensors])
         if self._use_kernel():
@@ -242,13 +244,20 @@ class MPSMeasurement(Measurement):
         new[0] = True
         group = torch.zeros(c, dtype=torch.int64, device=self.device)
         logp = torch.zeros(1, dtype=torch.float64, device=self.device)
+        distinct = False
         for i in range(self.n_qubits):
+            if distinct:
+                # Every string has its own prefix from here on: no bookkeeping, no gathers.
+                env, increment = step(env, a[:, i], i)
+                logp = logp + increment
+                continue
             new[1:] |= a[1:, i] != a[:-1, i]
             heads = new.nonzero().squeeze(1)
             parent = group[heads]
             group = new.cumsum(0) - 1
             env, increment = step(env[parent], a[heads, i], i)
             logp = logp[parent] + increment
+            distinct = len(heads) == c
         return logp[group]
 
     def _vector_step(self, l: torch.Tensor, a: torch.Tensor, i: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,17 +300,11 @@ class MPSMeasurement(Measurement):
         chi_r = self._chi[i]
         # f[n, c, j', s, k] = sum_j D_c[j, j'] A[j, s, k], c = Re, Im
         f = (d_env.transpose(2, 3).reshape(n * 2 * chi_l, chi_l) @ mat).reshape(n, 2, chi_l, 2, chi_r)
-        mr, mi = self._elements_re[a], self._elements_im[a]  # (n, t, s)
-        fr0, fr1, fi0, fi1 = f[:, 0, :, 0], f[:, 0, :, 1], f[:, 1, :, 0], f[:, 1, :, 1]  # (n, j', k)
-        # g[n, c, j', t, k] = sum_s M[t, s] f[n, j', s, k], complex product written out in Re and Im.
-        g = torch.empty(n, 2, chi_l, 2, chi_r, dtype=torch.float64, device=self.device)
-        for t in range(2):
-            r0, r1 = mr[:, t, 0, None, None], mr[:, t, 1, None, None]
-            i0, i1 = mi[:, t, 0, None, None], mi[:, t, 1, None, None]
-            g[:, 0, :, t] = r0 * fr0 + r1 * fr1 - i0 * fi0 - i1 * fi1
-            g[:, 1, :, t] = r0 * fi0 + r1 * fi1 + i0 * fr0 + i1 * fr1
+        # g[n, c, t, j', k] = sum_{c', s} M4[c, t; c', s] f[n, c', s, j', k], M4 the real form of the complex M_a
+        f = f.permute(0, 1, 3, 2, 4).reshape(n, 4, chi_l * chi_r)
+        g = torch.bmm(self._elements_real[a], f).reshape(n, 2, 2, chi_l, chi_r)
         # D'_c[k, k'] = sum_{j', t} g[n, c, j', t, k] A[j', t, k']
-        rows = g.permute(0, 1, 4, 2, 3).reshape(n * 2 * chi_r, 2 * chi_l)
+        rows = g.permute(0, 1, 4, 3, 2).reshape(n * 2 * chi_r, 2 * chi_l)
         d_env = (rows @ mat.reshape(chi_l * 2, chi_r)).reshape(n, 2, chi_r, chi_r)
         return self._normalise(d_env, d_env[:, 0].diagonal(dim1=1, dim2=2).sum(-1))
 

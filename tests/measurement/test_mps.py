@@ -203,7 +203,8 @@ def test_chunked_log_prob_matches_one_chunk_and_dense(noise: str) -> None:
     meas = mps.measured("tetra", NOISES[noise])
     strings = torch.from_numpy(np.random.default_rng(15).integers(0, 4, size=(1000, 8)))
     whole = meas.log_prob(strings)
-    meas.log_prob_chunk_bytes = 1  # one string per chunk
+    meas.log_prob_chunk_bytes = 20_000  # dozens of chunks
+    assert len(meas._chunk_bounds(strings[torch.argsort(meas._prefix_keys(strings))])) > 20
     chunked = meas.log_prob(strings)
     assert_log_prob_close(chunked, whole, 1e-12)
     dense = DenseState(vector=mps.to_dense()).measured("tetra", NOISES[noise])
