@@ -49,6 +49,39 @@ def test_interpolated_penalty_is_per_sample_and_differs_from_a_batch_mean_norm()
     assert abs(wrong.item() - penalty.item()) > 0.1
 
 
+def test_one_sided_penalty_counts_only_slopes_above_one() -> None:
+    critic = critic_net()
+    g = torch.Generator().manual_seed(3)
+    real, fake = torch.randn(64, 3, generator=g), 3 * torch.randn(64, 3, generator=g)
+    eps = torch.rand(64, 1, generator=g)
+    mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed).sum(), mixed)
+    norms = grad.norm(dim=1)
+    # At scale 4 some rows have slopes below 1 and some above: the reference below tests both branches.
+    assert bool((4 * norms < 1).any() and (4 * norms > 1).any())
+    for scale in (1.0, 4.0):
+        scaled = nn.Sequential(critic, _Scale(scale))
+        one_sided = interpolated_gradient_penalty(scaled, real, fake, eps, one_sided=True)
+        reference = torch.clamp(scale * norms - 1, min=0).pow(2).mean()
+        assert one_sided.item() == pytest.approx(reference.item(), rel=1e-6)
+        assert one_sided.item() < interpolated_gradient_penalty(scaled, real, fake, eps).item()
+
+
+class _Scale(nn.Module):
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.factor * x
+
+
+def test_wgan_penalty_option_is_checked_and_saved() -> None:
+    with pytest.raises(ModelError, match="penalty"):
+        WGANGP(Vectors(1), penalty="both")
+    assert build("wgan-gp", dim=1, penalty="one-sided", seed=0).config["penalty"] == "one-sided"
+
+
 def test_r1_penalty_matches_per_sample_gradients() -> None:
     critic = critic_net()
     real = torch.randn(6, 3, generator=torch.Generator().manual_seed(2))
