@@ -10,7 +10,7 @@ from torch import Tensor
 
 from qgen.train.distributed import Distributed
 
-__all__ = ["WeightedMeans", "record", "epoch_line", "summary_line"]
+__all__ = ["WeightedMeans", "record", "epoch_line", "summary_line", "divergence"]
 
 
 class WeightedMeans:
@@ -78,3 +78,29 @@ def summary_line(history: dict[str, list[float]], epochs_run: int, reason: str, 
         best = min(finite) if mode == "min" else max(finite)
         text += f"; best {restored} {best:.6g} at epoch {history[restored].index(best) + 1}, weights restored"
     return text
+
+
+def divergence(history: dict[str, list[float]], n_sites: int, n_symbols: int) -> str:
+    """Why a maximum-likelihood run on strings failed, or "" when it did not.
+
+    A model that never beats the uniform distribution, whose NLL per string is N log K, has learnt nothing:
+    its best loss (validation if any, else training) above that line means the run diverged or failed.
+
+    Example:
+        >>> divergence({"val_loss": [9.1, 8.7]}, 4, 4)  # 4 log 4 = 5.545
+        "the best val_loss 8.7 is above the uniform distribution's 5.545 (N log K): training diverged or failed"
+        >>> divergence({"val_loss": [5.0]}, 4, 4)
+        ''
+    """
+    uniform = n_sites * math.log(n_symbols)
+    for key in ("val_loss", "train_loss"):
+        finite = [v for v in history.get(key, []) if math.isfinite(v)]
+        if finite:
+            best = min(finite)
+            if best > uniform:
+                return (
+                    f"the best {key} {best:.4g} is above the uniform distribution's {uniform:.4g} (N log K): "
+                    "training diverged or failed"
+                )
+            return ""
+    return ""

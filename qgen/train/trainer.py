@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from qgen.errors import TrainingError
-from qgen.models.base import GenerativeModel, Ranks, Step, Update
+from qgen.models.base import GenerativeModel, MaximumLikelihood, Ranks, Step, Strings, Update
 from qgen.train.checkpoint import (
     check_checkpoint,
     data_fingerprint,
@@ -28,7 +28,7 @@ from qgen.train.checkpoint import (
 )
 from qgen.train.data import as_training_data, batch_rows, check_training_data, split
 from qgen.train.distributed import Distributed
-from qgen.train.history import WeightedMeans, epoch_line, record, summary_line
+from qgen.train.history import WeightedMeans, divergence, epoch_line, record, summary_line
 from qgen.train.optim import build_groups, check_run_settings, check_settings
 from qgen.train.updates import apply_update
 
@@ -143,13 +143,7 @@ class Trainer:
             early_stopping_patience=early_stopping_patience,
         )
         check_settings(
-            {
-                "lr": lr,
-                "optimizer": optimizer,
-                "schedule": schedule,
-                "weight_decay": weight_decay,
-                "clip_grad": clip_grad,
-            }
+            dict(lr=lr, optimizer=optimizer, schedule=schedule, weight_decay=weight_decay, clip_grad=clip_grad)
         )
         batch_size, epochs, seed = ints["batch_size"], ints["epochs"], ints["seed"]
         early_stopping_patience = ints["early_stopping_patience"]
@@ -157,7 +151,8 @@ class Trainer:
         self.optimizer_name, self.weight_decay, self.schedule = optimizer, float(weight_decay), schedule
         self.clip_grad, self.val_fraction = clip_grad, float(val_fraction)
         self.early_stopping_patience, self.seed, self.mode = early_stopping_patience, seed, mode
-        self.monitor = monitor if monitor is not None else self._default_monitor(model)
+        split = "val" if self.val_fraction > 0 else "train"
+        self.monitor = monitor or (f"{split}_{model.monitor}" if model.monitor else "none")
         self.group_options = {g: dict(o) for g, o in (group_options or {}).items()}
         self.callbacks = list(callbacks)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
@@ -189,11 +184,6 @@ class Trainer:
         self.finished = False
         self.stop = False
         self._pending: dict[str, Any] | None = None
-
-    def _default_monitor(self, model: GenerativeModel) -> str:
-        if model.monitor is None:
-            return "none"
-        return f"val_{model.monitor}" if self.val_fraction > 0 else f"train_{model.monitor}"
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -335,9 +325,19 @@ class Trainer:
         return str(self.progress)
 
     def summary(self) -> str:
-        """One line: epochs run, why training stopped, and the best epoch and value that the model now holds."""
+        """One line: epochs run, why training stopped, and the best epoch and value that the model now holds;
+        a warning when the run diverged (see `diverged`)."""
         restored = self.monitor != "none" and self.best_state is not None
-        return summary_line(self.history, self.epoch, self.stop_reason, self.monitor if restored else None, self.mode)
+        line = summary_line(self.history, self.epoch, self.stop_reason, self.monitor if restored else None, self.mode)
+        failed = self.diverged()
+        return f"{line}\nWARNING: {failed}" if failed else line
+
+    def diverged(self) -> str:
+        """Why the run failed, or "": a maximum-likelihood model on strings whose best loss is above the uniform
+        distribution's N log K learnt nothing (a lower learning rate usually helps)."""
+        if not (isinstance(self.model, MaximumLikelihood) and isinstance(self.model.support, Strings)):
+            return ""
+        return divergence(self.history, self.model.n_qubits, self.model.n_outcomes)
 
     def _train_epoch(self, train_set: Tensor, epoch: int, bar: Any) -> dict[str, float]:
         self.model.train()
@@ -395,24 +395,21 @@ class Trainer:
         """The mean validation loss over a data set (the NLL per string for maximum-likelihood models)."""
         return self.validate(rows.to(self.device)).get("loss", math.nan)
 
-    def _record(self, values: dict[str, float]) -> None:
-        record(self.history, self.epoch, values)
-
     def _end_epoch(self, logged: dict[str, float], val_set: Tensor, started: float, bar: Any) -> None:
         self.epoch += 1
-        record: dict[str, float] = {"epoch": self.epoch}
-        record.update({f"train_{k}": v for k, v in logged.items()})
+        values: dict[str, float] = {"epoch": self.epoch}
+        values.update({f"train_{k}": v for k, v in logged.items()})
         if len(val_set):
-            record.update({f"val_{k}": v for k, v in self.validate(val_set).items()})
+            values.update({f"val_{k}": v for k, v in self.validate(val_set).items()})
         first = next(iter(self.optimizers.values()), None)
-        record["lr"] = first.param_groups[0]["lr"] if first is not None else math.nan
-        record["time"] = time.perf_counter() - started
-        self._record(record)
+        values["lr"] = first.param_groups[0]["lr"] if first is not None else math.nan
+        values["time"] = time.perf_counter() - started
+        record(self.history, self.epoch, values)
         if self.is_main:
             for callback in self.callbacks:
                 extra = callback(self, self.epoch)
                 if extra:
-                    self._record(dict(extra))
+                    record(self.history, self.epoch, dict(extra))
             self.model.train()
         monitored = self.history.get(self.monitor, [math.nan])[-1] if self.monitor != "none" else math.nan
         # rank 0 alone ran the callbacks: its stop flag and monitored value decide for every rank
@@ -440,10 +437,10 @@ class Trainer:
             self.finished = True
             self.stop_reason = f"early stopping: {self.monitor} did not improve for {patience} epochs"
         shown = {
-            k: f"{v:.4f}" for k, v in (("loss", logged.get("loss")), ("val", record.get("val_loss"))) if v is not None
+            k: f"{v:.4f}" for k, v in (("loss", logged.get("loss")), ("val", values.get("val_loss"))) if v is not None
         }
         bar.set_postfix(epoch=self.epoch, **shown)
         if self._output() == "lines":
-            print(epoch_line(self.epoch, self.epochs, shown, record), file=sys.stderr, flush=True)
+            print(epoch_line(self.epoch, self.epochs, shown, values), file=sys.stderr, flush=True)
         if self.checkpoint is not None:
             self.save_checkpoint()

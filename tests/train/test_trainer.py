@@ -278,3 +278,15 @@ def test_compiled_training_matches_eager() -> None:
     for p, q in zip(params(eager), params(compiled)):
         # Adam divides by sqrt(v), so rounding differences in near-zero gradients move weights by ~1e-4.
         torch.testing.assert_close(p, q, rtol=1e-2, atol=1e-3)
+
+
+def test_a_diverged_run_says_so_in_its_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    # lr 50 blows the RNN up: its best loss stays above the uniform model's 4 log 4
+    trainer = Trainer(small("rnn"), lr=50.0, epochs=2, batch_size=100, clip_grad=None, progress="lines")
+    trainer.fit(product_samples(500))
+    message = trainer.diverged()
+    assert "above the uniform distribution's 5.545" in message
+    assert f"WARNING: {message}" in capsys.readouterr().err
+    healthy = Trainer(small("rnn"), lr=1e-2, epochs=2, batch_size=100, progress=False)
+    healthy.fit(product_samples(500))
+    assert healthy.diverged() == "" and "WARNING" not in healthy.summary()
