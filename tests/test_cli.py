@@ -639,3 +639,14 @@ def test_train_without_model_on_vectors_asks_for_one(tmp_path: Path, capsys: Any
     _one_line_error(capsys, "holds vectors", "--model")
     assert main(["train", "--list-options"]) == 2
     _one_line_error(capsys, "--list-options needs --model")
+
+
+def test_a_diverged_training_exits_non_zero_unless_allowed(tmp_path: Path, capsys: Any) -> None:
+    data = _ghz_data(tmp_path / "ghz.h5", n=300)
+    common = ["train", "--model", "rnn", "--data", str(data), "--epochs", "2", "--batch-size", "100", "--quiet"]
+    common += ["--option", "hidden_size=16", "--option", "n_layers=1", "--threads", "1"]
+    assert main([*common, "--lr", "50", "-o", str(tmp_path / "blown.pt")]) == 3
+    err = capsys.readouterr().err
+    assert "WARNING: the best val_loss" in err and "--allow-divergence" in err
+    assert (tmp_path / "blown.pt").is_file()
+    assert main([*common, "--lr", "50", "--allow-divergence", "-o", str(tmp_path / "allowed.pt")]) == 0

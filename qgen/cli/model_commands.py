@@ -117,7 +117,25 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(trainers[0].summary(), file=sys.stderr, flush=True)
     if model is not None:
         _finish(args, f"wrote {out}", start)
-    return 0
+    return _divergence_status(args, model)
+
+
+# Exit status of a training run that learnt nothing (its summary says why), unless --allow-divergence.
+DIVERGED_EXIT = 3
+
+
+def _divergence_status(args: argparse.Namespace, model: Any) -> int:
+    """0, or DIVERGED_EXIT when a maximum-likelihood model on strings never beat the uniform distribution."""
+    from qgen.models.base import MaximumLikelihood, Strings
+    from qgen.train.history import divergence
+
+    if model is None or not (isinstance(model, MaximumLikelihood) and isinstance(model.support, Strings)):
+        return 0
+    failed = divergence(model.history, model.n_qubits, model.n_outcomes)
+    if not failed or args.allow_divergence:
+        return 0
+    print(f"qgen train: {failed}; the model was written, exit {DIVERGED_EXIT} (--allow-divergence: 0)", file=sys.stderr)
+    return DIVERGED_EXIT
 
 
 def _add_train(sub: Any) -> None:
@@ -177,6 +195,11 @@ def _add_train(sub: Any) -> None:
     p.add_argument("--option", action="append", metavar="KEY=VALUE", help="model hyperparameter (repeatable)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint beside the output")
     p.add_argument("--force", action="store_true", help="allow -o to replace an input file")
+    p.add_argument(
+        "--allow-divergence",
+        action="store_true",
+        help=f"exit 0 even when the model never beat the uniform distribution (default: exit {3})",
+    )
     p.add_argument(
         "--quiet",
         action="store_true",
