@@ -92,7 +92,10 @@ def main() -> int:
     model.measurement = data.measurement_record()
     cpu = train(model, rows, args, args.epochs)
     rate = len(rows) * args.epochs / cpu
-    print(f"conditional: {len(rows):,} rows, {args.epochs} epochs, {cpu:.0f} CPU s ({rate:.0f} rows/s)")
+    print(
+        f"conditional: {len(rows):,} rows (training and validation), {args.epochs} epochs, {cpu:.0f} CPU s "
+        f"({rate:.0f} rows per CPU s)"
+    )
 
     grid = [float(h) for h in np.linspace(0.5, 1.5, args.grid)]
     diagram = phase_diagram(model, FAMILY, "h", sorted(set(grid) | set(trained)), "tetra")
@@ -119,11 +122,13 @@ def main() -> int:
             f"<X> {at['x']:.5f} | (1-F) conditional / separate {ratio:.2f} | {cpu_alone:.0f} CPU s"
         )
 
-    out = [r for r in rows_out if r["kind"] == "held out"] or rows_out  # a grid of trained fields only: all
+    out = [r for r in rows_out if r["kind"] == "held out"]
+    which = f"held out ({len(out)} fields)" if out else f"no held-out field on the grid; all {len(rows_out)} fields"
+    out = out or rows_out
     worst_f = min(r["fidelity"] for r in out)
     worst_x = max(abs(r["x"] - r["x_exact"]) / abs(r["x_exact"]) for r in out)
     print(
-        f"held out ({len(out)} fields): min F {worst_f:.5f} (goal 0.99: {'met' if worst_f >= 0.99 else 'MISSED'}), "
+        f"{which}: min F {worst_f:.5f} (goal 0.99: {'met' if worst_f >= 0.99 else 'MISSED'}), "
         f"max |<X> error| {100 * worst_x:.2f} % (goal 1 %: {'met' if worst_x <= 0.01 else 'MISSED'})"
     )
     out_path, figure_path = Path(args.out), Path(args.figure)
