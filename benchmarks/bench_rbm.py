@@ -173,10 +173,10 @@ def fit_netket_qsr(x, target, *, epochs: int, seed: int, lr: float, n_hidden: in
         driver.run(n_iter=steps, show_progress=False)
         jax.block_until_ready(state.parameters)
         seconds += time.perf_counter() - start
-        fidelities.append(float(abs(np.vdot(psi_target, vector())) ** 2))
+        fidelities.append(float(abs(np.vdot(psi_target, vector().astype(np.complex128))) ** 2))
     from qgen.states.dense import DenseState
 
-    x5 = DenseState(vector()).expectation("IIIIIXIIII")
+    x5 = DenseState.normalized(vector().astype(np.complex128)).expectation("IIIIIXIIII")
     return {"fidelities": fidelities, "seconds": seconds, "x5": x5, "params": state.n_parameters}
 
 
