@@ -226,13 +226,14 @@ class TimeBudget:
     def start(self) -> None:
         """Restart the clock."""
         self.started = time.perf_counter()
+        self.used = False
 
     def __call__(self, trainer: Any, epoch: int) -> None:
         elapsed = time.perf_counter() - self.started
         if elapsed >= 60.0 * self.minutes:
             used = f"{elapsed / 60:.1f} min after epoch {epoch}"
             trainer.stop_reason = f"time budget of {self.minutes:g} min used: {used}"
-            trainer.stop = True
+            trainer.stop = self.used = True
 
 
 def train(
@@ -273,7 +274,8 @@ def train(
         progress: tqdm progress bar.
         callbacks: per-epoch callbacks, as for Trainer.
         model_options: hyperparameters for `qgen.models.build`, over the recipe's.
-        max_minutes: stop after the first epoch that ends past this many minutes of training (`TimeBudget`).
+        max_minutes: stop after the first epoch that ends past this many minutes of training (`TimeBudget`);
+            the checkpoint stays open, so `resume=True` continues the run where it stopped.
         plan: write the run's plan here before training (model, parameters, data, steps, a timed estimate of
             the duration; `qgen.train.plan.describe_plan`), on rank 0.
         **trainer_options: any other Trainer argument (optimizer, weight_decay, schedule, val_fraction,
@@ -312,12 +314,27 @@ def train(
     if budget is not None:
         budget.start()  # the plan's timing is not training time
     trainer.fit(outcomes, resume=resume)
+    if budget is not None and budget.used and trainer.checkpoint is not None and trainer.is_main:
+        _pause(trainer.checkpoint)
     if hasattr(data, "measurement_record"):
         # The model file then says how its strings were measured, so its samples form a data set of their own.
         trainer.model.measurement = data.measurement_record()
     if output is not None and trainer.is_main:
         save(trainer.model, output)
     return trainer.model
+
+
+def _pause(checkpoint: Path) -> None:
+    """Mark a run the time budget stopped as unfinished in its checkpoint, so that `resume` continues it.
+
+    A callback's stop ends a run for good (like early stopping); a time budget only pauses it. The checkpoint
+    of the last epoch is otherwise untouched, so the resumed run ends bit-identical to an uninterrupted one.
+    """
+    from qgen.train.checkpoint import read_checkpoint, write_checkpoint
+
+    state = read_checkpoint(checkpoint)
+    state["finished"], state["stop_reason"] = False, ""
+    write_checkpoint(state, checkpoint)
 
 
 def _n_outcomes(data: Any, outcomes: Tensor) -> int:

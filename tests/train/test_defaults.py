@@ -159,6 +159,21 @@ def test_time_budget_stops_after_the_epoch_that_passes_it_and_the_summary_says_s
     assert trainer.stop_reason == "a callback asked to stop"
 
 
+def test_a_run_the_time_budget_stopped_resumes_bit_identical(tmp_path: Path) -> None:
+    data = product_samples(600)
+    options = {"hidden_size": 8, "n_layers": 1}
+    paused = train(
+        "rnn", data, epochs=3, output=tmp_path / "p.pt", progress=False, max_minutes=0, model_options=options
+    )
+    assert len(paused.history["epoch"]) == 1  # stopped after epoch 1
+    resumed = train("rnn", data, epochs=3, output=tmp_path / "p.pt", progress=False, resume=True, model_options=options)
+    whole = train("rnn", data, epochs=3, output=tmp_path / "w.pt", progress=False, model_options=options)
+    assert len(resumed.history["epoch"]) == 3
+    assert resumed.history["val_loss"] == whole.history["val_loss"]
+    for a, b in zip(resumed.state_dict().values(), whole.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_time_budget_refuses_a_negative_or_infinite_budget() -> None:
     for bad in (-1.0, math.inf, True, "5"):
         with pytest.raises(Exception, match="max_minutes"):
