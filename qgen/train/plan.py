@@ -11,6 +11,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from qgen.models.base import Strings
+
 __all__ = ["describe_plan", "time_steps", "format_duration"]
 
 # Steps the estimate times (after one untimed warm-up step): enough to average out a first slow step, few
@@ -109,8 +111,9 @@ def describe_plan(trainer: Any, outcomes: Tensor, *, model_name: str, options: d
     n_params = sum(p.numel() for p in model.parameters())
     threads = torch.get_num_threads()
     shown = {k: v for k, v in options.items() if v is not None and k not in ("n_conditions",)}
-    what = "strings of N = {}, K = {}".format(outcomes.shape[1], getattr(model, "n_outcomes", "?"))
-    if not hasattr(model, "n_outcomes"):
+    if isinstance(model.support, Strings):
+        what = f"strings of N = {model.n_qubits}, K = {model.n_outcomes}"
+    else:
         what = f"points of dimension {outcomes.shape[1]}"
     groups = []
     for name, s in trainer.group_settings.items():
