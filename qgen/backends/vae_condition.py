@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from qgen.backends.vae import VAE
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Update
+
+if TYPE_CHECKING:  # vae.py makes these views (VAE.at); importing it back would be a cycle
+    from qgen.backends.vae import VAE
 
 __all__ = ["VAEAtCondition"]
 
@@ -31,7 +33,7 @@ class VAEAtCondition(GenerativeModel):
     monitor: ClassVar[str | None] = "loss"
 
     def __init__(self, model: VAE, condition: Any = None, **named: float) -> None:
-        if not isinstance(model, VAE) or not model.n_conditions:
+        if type(model).__name__ != "VAE" or not getattr(model, "n_conditions", 0):
             raise ModelError(f"VAEAtCondition takes a conditional VAE, got {type(model).__name__}")
         from qgen.models.conditional import condition_vector
 
