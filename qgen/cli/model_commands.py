@@ -120,12 +120,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _divergence_status(args, model)
 
 
-# Exit status of a training run that learnt nothing (its summary says why), unless --allow-divergence.
+# Exit status of a training run that diverged (its summary says why), unless --allow-divergence.
 DIVERGED_EXIT = 3
 
 
 def _divergence_status(args: argparse.Namespace, model: Any) -> int:
-    """0, or DIVERGED_EXIT when a maximum-likelihood model on strings never beat the uniform distribution."""
+    """0, or DIVERGED_EXIT when a maximum-likelihood model on strings ended far above the uniform distribution."""
     from qgen.models.base import MaximumLikelihood, Strings
     from qgen.train.history import divergence
 
@@ -198,7 +198,7 @@ def _add_train(sub: Any) -> None:
     p.add_argument(
         "--allow-divergence",
         action="store_true",
-        help=f"exit 0 even when the model never beat the uniform distribution (default: exit {3})",
+        help="exit 0 even when training diverged (best loss far above the uniform distribution's; default: exit 3)",
     )
     p.add_argument(
         "--quiet",

@@ -333,8 +333,8 @@ class Trainer:
         return f"{line}\nWARNING: {failed}" if failed else line
 
     def diverged(self) -> str:
-        """Why the run failed, or "": a maximum-likelihood model on strings whose best loss is above the uniform
-        distribution's N log K learnt nothing (a lower learning rate usually helps)."""
+        """Why the run failed, or "": a maximum-likelihood model on strings whose best loss stays far above the
+        uniform distribution's N log K diverged (`qgen.train.history.divergence`; a lower learning rate helps)."""
         if not (isinstance(self.model, MaximumLikelihood) and isinstance(self.model.support, Strings)):
             return ""
         return divergence(self.history, self.model.n_qubits, self.model.n_outcomes)

@@ -285,7 +285,7 @@ def test_a_diverged_run_says_so_in_its_summary(capsys: pytest.CaptureFixture[str
     trainer = Trainer(small("rnn"), lr=50.0, epochs=2, batch_size=100, clip_grad=None, progress="lines")
     trainer.fit(product_samples(500))
     message = trainer.diverged()
-    assert "above the uniform distribution's 5.545" in message
+    assert "far above the uniform distribution's 5.545" in message
     assert f"WARNING: {message}" in capsys.readouterr().err
     healthy = Trainer(small("rnn"), lr=1e-2, epochs=2, batch_size=100, progress=False)
     healthy.fit(product_samples(500))
