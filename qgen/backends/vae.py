@@ -14,6 +14,7 @@ from qgen.backends.encodings import normal, one_hot, sample_categorical
 from qgen.backends.networks import Standardize, check_nonnegative, mlp
 from qgen.errors import ModelError
 from qgen.models.base import GenerativeModel, Step, Strings, Support, Update, Vectors
+from qgen.models.conditional import ConditionTable
 from qgen.seeding import as_generator
 from qgen.strings import positive_int
 
@@ -35,7 +36,7 @@ def _gaussian_log_density(x: Tensor, mean: Tensor, log_var: Tensor) -> Tensor:
     return -0.5 * (_LOG_2PI + log_var + (x - mean).pow(2) / log_var.exp()).sum(-1)
 
 
-class VAE(GenerativeModel):
+class VAE(ConditionTable, GenerativeModel):
     """A variational autoencoder: p(x) = integral N(z; 0, I) p(x | z) dz, trained on the (beta-weighted) ELBO.
 
     The encoder is q(z | x) = N(mu(x), diag sigma^2(x)); the decoder p(x | z) is a diagonal Gaussian on vectors
@@ -152,35 +153,11 @@ class VAE(GenerativeModel):
             )
         return config
 
-    def condition_rows(self, outcomes: Any, conditions: Any = None) -> Tensor:
-        """Training rows: outcomes, then each row's index in the condition table (extended with new conditions).
-
-        See `qgen.models.conditional.condition_rows`.
-        """
-        from qgen.models.conditional import condition_rows
-
-        return condition_rows(self, outcomes, conditions)
-
-    def training_data(self, data: Any) -> Any:
-        """A data set with per-row conditions becomes `condition_rows(data)` for a conditional VAE."""
-        if self.n_conditions and getattr(data, "conditions", None) is not None:
-            return self.condition_rows(data)
-        return data
-
     def at(self, condition: Any = None, **named: float) -> GenerativeModel:
         """The conditional VAE at one condition (`model.at(h=0.93)`): a model of strings sharing the weights."""
         from qgen.backends.vae_condition import VAEAtCondition
 
         return VAEAtCondition(self, condition, **named)
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        # A conditional model is built with an empty condition table; a saved one brings its own (T, C) table.
-        table = state_dict.get(prefix + "condition_table")
-        if self.n_conditions and isinstance(table, Tensor) and table.ndim == 2 and table.shape[1] == self.n_conditions:
-            from qgen.models.conditional import set_condition_table
-
-            set_condition_table(self, torch.empty_like(table, dtype=self.condition_table.dtype))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def _split(self, x: Tensor, conditions: Any) -> tuple[Tensor, Tensor | None]:
         """A checked batch as (strings, per-row conditions (n, C) or None).

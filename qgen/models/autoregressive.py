@@ -12,6 +12,7 @@ from torch import Tensor
 
 from qgen.errors import ModelError
 from qgen.models.base import MaximumLikelihood, Strings
+from qgen.models.conditional import ConditionTable
 from qgen.seeding import as_generator
 
 __all__ = ["AutoregressiveModel", "AtCondition"]
@@ -22,7 +23,7 @@ __all__ = ["AutoregressiveModel", "AtCondition"]
 _SAMPLE_CHUNK = 16384
 
 
-class AutoregressiveModel(MaximumLikelihood):
+class AutoregressiveModel(ConditionTable, MaximumLikelihood):
     """P(a) = prod_i P(a_i | a_<i), with each conditional a softmax over K symbols.
 
     Subclasses implement `conditional_logits` (all sites at once, for training) and may override
@@ -81,33 +82,9 @@ class AutoregressiveModel(MaximumLikelihood):
             raise ModelError(f"this {type(self).__name__} takes no conditions (built with n_conditions=0)")
         return self.condition_embedding(conditions)
 
-    def condition_rows(self, outcomes: Any, conditions: Any = None) -> Tensor:
-        """Training rows of a conditional model: outcomes, then the index of each row's condition in its table.
-
-        See `qgen.models.conditional.condition_rows`.
-        """
-        from qgen.models.conditional import condition_rows
-
-        return condition_rows(self, outcomes, conditions)
-
-    def training_data(self, data: Any) -> Any:
-        """A data set with per-row conditions becomes `condition_rows(data)` for a conditional model."""
-        if self.n_conditions and getattr(data, "conditions", None) is not None:
-            return self.condition_rows(data)
-        return data
-
     def at(self, condition: Any = None, **named: float) -> AutoregressiveModel:
         """The conditional model at one condition (`model.at(h=0.93)`): a model of strings sharing the weights."""
         return AtCondition(self, condition, **named)
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
-        # A conditional model is built with an empty condition table; a saved one brings its own (T, C) table.
-        table = state_dict.get(prefix + "condition_table")
-        if self.n_conditions and isinstance(table, Tensor) and table.ndim == 2 and table.shape[1] == self.n_conditions:
-            from qgen.models.conditional import set_condition_table
-
-            set_condition_table(self, torch.empty_like(table, dtype=self.condition_table.dtype))
-        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def start_token(self) -> int:

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from qgen.models.autoregressive import AutoregressiveModel
 
 __all__ = [
+    "ConditionTable",
     "ConditionalStrings",
     "ConditionEncoder",
     "enable_conditions",
@@ -285,3 +286,31 @@ def condition_rows(model: AutoregressiveModel, outcomes: Any, conditions: Any = 
     high = max(model.n_outcomes, len(model.condition_table))
     dtype = torch.uint8 if high <= 256 else torch.int16 if high <= 2**15 else torch.int64
     return torch.cat([x, index[inverse].unsqueeze(1)], dim=1).to(dtype)
+
+
+class ConditionTable:
+    """What every conditional model shares (a mixin listed before its GenerativeModel base): training rows that
+    carry an index into the model's table of condition vectors, and a saved table restored before the weights.
+
+    The model has `n_conditions` (0: not conditional) and, when conditional, a `condition_table` buffer
+    (`enable_conditions`).
+    """
+
+    n_conditions: int
+
+    def condition_rows(self, outcomes: Any, conditions: Any = None) -> Tensor:
+        """Training rows: outcomes, then each row's index in the condition table (see `condition_rows`)."""
+        return condition_rows(self, outcomes, conditions)  # the module-level function
+
+    def training_data(self, data: Any) -> Any:
+        """A data set with per-row conditions becomes `condition_rows(data)` for a conditional model."""
+        if self.n_conditions and getattr(data, "conditions", None) is not None:
+            return self.condition_rows(data)
+        return data
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # A conditional model is built with an empty condition table; a saved one brings its own (T, C) table.
+        table = state_dict.get(prefix + "condition_table")
+        if self.n_conditions and isinstance(table, Tensor) and table.ndim == 2 and table.shape[1] == self.n_conditions:
+            set_condition_table(self, torch.empty_like(table, dtype=self.condition_table.dtype))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[misc]
