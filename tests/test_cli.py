@@ -650,3 +650,14 @@ def test_a_diverged_training_exits_non_zero_unless_allowed(tmp_path: Path, capsy
     assert "WARNING: the best val_loss" in err and "--allow-divergence" in err
     assert (tmp_path / "blown.pt").is_file()
     assert main([*common, "--lr", "50", "--allow-divergence", "-o", str(tmp_path / "allowed.pt")]) == 0
+
+
+def test_quiet_resume_of_a_finished_run_still_says_what_happened(tmp_path: Path, capsys: Any) -> None:
+    data = _ghz_data(tmp_path / "d.h5", n=200)
+    train = ["train", "--model", "rnn", "--data", str(data), "--epochs", "1", "--option", "hidden_size=8"]
+    train += ["--quiet", "-o", str(tmp_path / "m.pt")]
+    assert main(train) == 0
+    capsys.readouterr()
+    assert main([*train, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "trained 1 epochs (the checkpoint's run had already finished)" in err

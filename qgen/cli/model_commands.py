@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -119,6 +120,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if args.quiet and trainers and trainers[0].is_main:
         print(trainers[0].summary(), file=sys.stderr, flush=True)
+    elif args.quiet and model is not None and os.environ.get("RANK", "0") == "0":
+        # no epoch ran (a resumed run that had already finished): say so instead of printing nothing
+        epochs = len(model.history.get("epoch", []))
+        print(f"trained {epochs} epochs (the checkpoint's run had already finished)", file=sys.stderr, flush=True)
     if model is not None:
         _finish(args, f"wrote {out}", start)
     return _divergence_status(args, model)
