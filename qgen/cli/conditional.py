@@ -104,7 +104,7 @@ def train_conditional(args: argparse.Namespace, defaults: dict[str, Any], finish
         seed=args.seed,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        lr=args.lr,
+        lr=args.lr if args.lr is not None else 1e-3,  # the conditional path keeps its fixed defaults
         output=str(out),
         resume=args.resume,
         device=args.device,
@@ -126,9 +126,9 @@ def is_conditional(model_path: str) -> bool:
 
 def evaluate_at(args: argparse.Namespace, finish: Any) -> int:
     """`qgen evaluate` of a conditional model at the condition its --target spec names (e.g. "h": 0.93)."""
-    from qgen.files import atomic_write
     from qgen.models import load
     from qgen.report.conditional import evaluate_at as evaluate
+    from qgen.report.evaluation import write_json
 
     start = time.perf_counter()
     check_outputs({"--json": args.json}, {"--model": args.model, "--data": args.data}, force=args.force)
@@ -144,8 +144,7 @@ def evaluate_at(args: argparse.Namespace, finish: Any) -> int:
     data = load_data(args.data) if args.data else None
     report = evaluate(load(args.model, map_location="cpu"), spec, data=data, n_samples=args.n_samples, seed=args.seed)
     report["model"]["path"] = str(args.model)
-    with atomic_write(Path(args.json)) as tmp:
-        Path(tmp).write_text(json.dumps(report, indent=1, default=str))
+    write_json(report, args.json)  # the one JSON writer: atomic, strict JSON (inf/nan as strings)
     for key in ("classical_fidelity", "kl_divergence"):
         entry = report.get(key)
         if isinstance(entry, dict):
