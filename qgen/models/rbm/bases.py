@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -17,6 +17,7 @@ __all__ = [
     "rotated_log_amplitude",
     "complex_logsumexp",
     "MAX_ROTATED",
+    "sample_pauli6",
 ]
 
 # Most non-Z sites a shot may have: its amplitude sums 2^m terms.
@@ -117,3 +118,42 @@ def rotated_log_amplitude(log_psi, outcomes: Tensor, max_rotated: int = MAX_ROTA
             out = torch.zeros(n, dtype=amp.dtype, device=amp.device)
         out = out.index_put((shots,), amp)
     return out if out is not None else torch.zeros(0, dtype=torch.complex128, device=outcomes.device)
+
+
+def sample_pauli6(
+    n: int,
+    n_qubits: int,
+    setting_probabilities: Callable[[list[int]], Tensor],
+    generator: torch.Generator | None,
+    device: torch.device,
+) -> Tensor:
+    """n exact pauli6 codes of a state: each qubit's basis uniform, then the bits of that setting.
+
+    Draws every setting and one uniform per shot first, then inverts each distinct setting's cumulative
+    distribution once for all its shots.
+
+    Args:
+        n: number of shots.
+        n_qubits: N.
+        setting_probabilities: setting (N basis codes, 0 = Z, 1 = X, 2 = Y) -> (2^N,) unnormalised
+            probabilities of the bit strings in that setting (site 0 the most significant bit).
+        generator: the randomness (its device draws the numbers).
+        device: where the codes go.
+
+    Returns:
+        (n, N) int64 pauli6 codes 2 b + s.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ModelError(f"the number of samples must be an integer >= 0, got {n!r}")
+    dev = generator.device if generator is not None else device
+    bases = torch.randint(0, 3, (n, n_qubits), generator=generator, device=dev).to(device)
+    u = torch.rand(n, generator=generator, dtype=torch.float64, device=dev).to(device)
+    powers = 2 ** torch.arange(n_qubits - 1, -1, -1, device=device)
+    bits = torch.zeros(n, n_qubits, dtype=torch.int64, device=device)
+    settings, group = torch.unique(bases, dim=0, return_inverse=True)
+    for index, setting in enumerate(settings):
+        cdf = torch.cumsum(setting_probabilities(setting.tolist()), 0)
+        shots = (group == index).nonzero().squeeze(1)
+        idx = torch.searchsorted(cdf, u[shots] * cdf[-1]).clamp_max(cdf.numel() - 1)
+        bits[shots] = (idx.unsqueeze(1) // powers) % 2
+    return 2 * bases + bits

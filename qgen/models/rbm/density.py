@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from qgen.errors import ModelError
 from qgen.estimate import Estimate
 from qgen.models.base import GenerativeModel, Step, Update
-from qgen.models.rbm.bases import BASIS_ROWS, MAX_ROTATED, complex_logsumexp, rotated_strings
+from qgen.models.rbm.bases import BASIS_ROWS, MAX_ROTATED, complex_logsumexp, rotated_strings, sample_pauli6
 from qgen.models.rbm.energy import RBMEnergy
 from qgen.seeding import as_generator
 from qgen.strings import all_outcomes
@@ -218,30 +218,19 @@ class DensityRBM(GenerativeModel):
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
         """n pauli6 codes: each qubit's basis uniform, then the bits from <s_b|rho|s_b> of that setting (exact)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ModelError(f"the number of samples must be an integer >= 0, got {n!r}")
-        g = as_generator(generator, self.device)
-        dev = g.device if g is not None else self.device
-        bases = torch.randint(0, 3, (n, self.n_qubits), generator=g, device=dev).to(self.device)
-        u = torch.rand(n, generator=g, dtype=torch.float64, device=dev).to(self.device)
         nq = self.n_qubits
-        rho = self.density_matrix().reshape([2] * (2 * nq))
+        rho = self.density_matrix().reshape([2] * (2 * nq)) if n else None
         rows = BASIS_ROWS.to(self.device)
-        powers = 2 ** torch.arange(nq - 1, -1, -1, device=self.device)
-        bits = torch.zeros(n, nq, dtype=torch.int64, device=self.device)
-        settings, group = torch.unique(bases, dim=0, return_inverse=True)
-        for index, setting in enumerate(settings):
+
+        def probabilities(setting: list[int]) -> Tensor:
             rotated = rho
-            for site, b in enumerate(setting.tolist()):
+            for site, b in enumerate(setting):
                 # R rho R^dagger: the row index of site `site` is axis site, its column index axis nq + site
                 rotated = torch.tensordot(rows[b], rotated, dims=([1], [site])).movedim(0, site)
                 rotated = torch.tensordot(rows[b].conj(), rotated, dims=([1], [nq + site])).movedim(0, nq + site)
-            diagonal = torch.diagonal(rotated.reshape(2**nq, 2**nq)).real.clamp_min(0.0)
-            cdf = torch.cumsum(diagonal, 0)
-            shots = (group == index).nonzero().squeeze(1)
-            idx = torch.searchsorted(cdf, u[shots] * cdf[-1]).clamp_max(cdf.numel() - 1)
-            bits[shots] = (idx.unsqueeze(1) // powers) % 2
-        return 2 * bases + bits
+            return torch.diagonal(rotated.reshape(2**nq, 2**nq)).real.clamp_min(0.0)
+
+        return sample_pauli6(n, nq, probabilities, as_generator(generator, self.device), self.device)
 
     # ---- training ------------------------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from torch import Tensor
 from qgen.errors import ModelError
 from qgen.estimate import Estimate
 from qgen.models.base import GenerativeModel, Step, Update
-from qgen.models.rbm.bases import BASIS_ROWS, MAX_ROTATED, rotated_log_amplitude
+from qgen.models.rbm.bases import BASIS_ROWS, MAX_ROTATED, rotated_log_amplitude, sample_pauli6
 from qgen.models.rbm.categorical import CategoricalRBM
 from qgen.models.rbm.energy import ENUMERATION_LIMIT, RBMEnergy
 from qgen.seeding import as_generator
@@ -212,26 +212,16 @@ class ComplexRBM(GenerativeModel):
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
         """n pauli6 codes: each qubit's basis uniform, then the bits from |<s_b|psi>|^2 of that setting (exact)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-            raise ModelError(f"the number of samples must be an integer >= 0, got {n!r}")
-        g = as_generator(generator, self.device)
-        dev = g.device if g is not None else self.device
-        bases = torch.randint(0, 3, (n, self.n_qubits), generator=g, device=dev).to(self.device)
-        u = torch.rand(n, generator=g, dtype=torch.float64, device=dev).to(self.device)
-        psi = self.state_vector().reshape([2] * self.n_qubits)
+        psi = self.state_vector().reshape([2] * self.n_qubits) if n else None
         rows = BASIS_ROWS.to(self.device)
-        bits = torch.zeros(n, self.n_qubits, dtype=torch.int64, device=self.device)
-        settings, group = torch.unique(bases, dim=0, return_inverse=True)
-        for index, setting in enumerate(settings):
+
+        def probabilities(setting: list[int]) -> Tensor:
             rotated = psi
-            for site, b in enumerate(setting.tolist()):
+            for site, b in enumerate(setting):
                 rotated = torch.tensordot(rows[b], rotated, dims=([1], [site])).movedim(0, site)
-            cdf = torch.cumsum(rotated.abs().reshape(-1) ** 2, 0)
-            shots = (group == index).nonzero().squeeze(1)
-            idx = torch.searchsorted(cdf, u[shots] * cdf[-1]).clamp_max(cdf.numel() - 1)
-            powers = 2 ** torch.arange(self.n_qubits - 1, -1, -1, device=self.device)
-            bits[shots] = (idx.unsqueeze(1) // powers) % 2
-        return 2 * bases + bits
+            return rotated.abs().reshape(-1) ** 2
+
+        return sample_pauli6(n, self.n_qubits, probabilities, as_generator(generator, self.device), self.device)
 
     def training_step(self, x: Tensor, step: Step) -> Iterator[Update]:
         nll = -2 * self.rotated_log_psi(x).real.mean() + self.amplitude.log_partition()
