@@ -66,7 +66,7 @@ FIGURES: dict[str, FigureEntry] = {
             "initial, final and true densities, the KL per step, generated samples; the seed's final parameters",
             "qgen.reproduce.seed000",
             quick="9 s on one thread (the tutorial's own 100 steps; measured)",
-            full="about 10 s on one thread (the same run, more generated samples)",
+            full="5 s of compute, 14 s wall with imports, on one thread (measured 2026-12-01)",
         ),
         FigureEntry(
             "seed-toys",
