@@ -1,4 +1,4 @@
-"""Named target states (GHZ, W, product, graph, Ising and XXZ ground states) and their JSON specs."""
+"""Named target states (GHZ, W, product, graph, Ising, XXZ and 2-D Heisenberg ground states) and their JSON specs."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ __all__ = [
     "graph",
     "tfim",
     "xxz",
+    "heisenberg2d",
     "from_spec",
     "STATE_NAMES",
     "DENSE_LIMIT",
@@ -34,7 +35,7 @@ __all__ = [
     "from_qutip",
 ]
 
-STATE_NAMES = ("tfim", "xxz", "ghz", "w", "product", "graph")
+STATE_NAMES = ("tfim", "xxz", "heisenberg2d", "ghz", "w", "product", "graph")
 # Largest chain that "auto" treats with a dense vector; ground states need Lanczos beyond this, so "auto"
 # switches to DMRG there, while GHZ, graph and product states have exact bond-dimension-2 MPS at any size.
 DENSE_LIMIT = 16
@@ -195,6 +196,51 @@ def xxz(
     return state
 
 
+def heisenberg2d(
+    n_qubits: int | None = None,
+    J: float = 1.0,
+    boundary: str = "open",
+    representation: str = "auto",
+    *,
+    Lx: int | None = None,
+    Ly: int | None = None,
+    max_bond: int = 200,
+) -> State:
+    """Ground state of H = J sum_<ij> (X_i X_j + Y_i Y_j + Z_i Z_j) on an Lx x Ly square lattice, snake order.
+
+    Give Lx and Ly, or only n_qubits = L^2 for an L x L lattice (what `qgen simulate --state heisenberg2d
+    --n-qubits 64` builds). "dense" uses sparse Lanczos on the Pauli sum; "mps" uses DMRG along the snake path
+    with bond dimension up to `max_bond` (qgen.states.lattice2d: conventions, MPO, caching); "auto" is dense up
+    to 16 qubits.
+    """
+    from qgen.states.lattice2d import heisenberg2d_hamiltonian, heisenberg2d_mps
+
+    if Lx is None and Ly is None:
+        if n_qubits is None:
+            raise StateError("heisenberg2d: give Lx and Ly, or n_qubits = L^2 for an L x L lattice")
+        n = positive_int(n_qubits, "n_qubits", minimum=4, error=StateError)
+        side = int(round(np.sqrt(n)))
+        if side * side != n:
+            raise StateError(f"heisenberg2d: n_qubits={n} is not a square L^2; give Lx and Ly for a rectangle")
+        Lx = Ly = side
+    elif Lx is None or Ly is None:
+        raise StateError(f"heisenberg2d: give both Lx and Ly (got Lx={Lx!r}, Ly={Ly!r})")
+    lx = positive_int(Lx, "Lx", minimum=2, error=StateError)
+    ly = positive_int(Ly, "Ly", minimum=2, error=StateError)
+    if n_qubits is not None and n_qubits != lx * ly:
+        raise StateError(f"heisenberg2d: n_qubits={n_qubits} does not match Lx * Ly = {lx} * {ly} = {lx * ly}")
+    check_boundary(boundary)
+    J = check_parameter(J, "J")
+    if _representation(representation, lx * ly, DENSE_LIMIT) == "mps":
+        return heisenberg2d_mps(lx, ly, J=float(J), boundary=boundary, max_bond=max_bond)
+    ham = heisenberg2d_hamiltonian(lx, ly, J=float(J), boundary=boundary)
+    energy, psi = ground_state(ham, lx * ly)
+    spec = {"name": "heisenberg2d", "n_qubits": lx * ly, "Lx": lx, "Ly": ly, "J": J, "boundary": boundary}
+    state = DenseState(vector=psi, spec=spec)
+    state.energy = energy
+    return state
+
+
 def from_spec(spec: dict[str, Any], *, representation: str = "auto") -> State:
     """Rebuild a target from the JSON spec a data file records (the `spec` attribute of a named state)."""
     if not isinstance(spec, dict) or "name" not in spec:
@@ -206,6 +252,8 @@ def from_spec(spec: dict[str, Any], *, representation: str = "auto") -> State:
             return tfim(representation=representation, **args)
         if name == "xxz":
             return xxz(representation=representation, **args)
+        if name == "heisenberg2d":
+            return heisenberg2d(representation=representation, **args)
         if name == "ghz":
             return ghz(args["n_qubits"], representation=representation)
         if name == "w":
