@@ -58,7 +58,18 @@ RESULTS = Path(__file__).resolve().parent / "results" / "backends.json"
 # Per family: constructor options and Trainer settings (epochs over 9,000 training strings, batch 128).
 FAMILIES: dict[str, dict[str, Any]] = {
     "rnn": {"options": {"hidden_size": 64, "n_layers": 2}, "train": {"epochs": 40, "lr": 3e-3}},
-    "vae": {"options": {"latent_dim": 8, "hidden_size": 128, "bound_samples": 64}, "train": {"epochs": 60, "lr": 1e-3}},
+    # The VAE trains and is scored on the 8-draw / 64-draw importance-weighted bound (the ELBO-trained VAE: 0.978).
+    "vae": {
+        "options": {
+            "latent_dim": 8,
+            "hidden_size": 128,
+            "objective": "iwae",
+            "train_samples": 8,
+            "bound": "iwae",
+            "bound_samples": 64,
+        },
+        "train": {"epochs": 60, "lr": 1e-3},
+    },
     "diffusion": {"options": {"hidden_size": 128, "n_layers": 3}, "train": {"epochs": 60, "lr": 1e-3}},
     "gan": {"options": {"hidden_size": 128, "latent_dim": 16}, "train": {"epochs": 60, "lr": 3e-4}},
     "wgan-gp": {"options": {"hidden_size": 128, "latent_dim": 16}, "train": {"epochs": 30, "lr": 1e-4}},

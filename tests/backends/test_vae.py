@@ -10,7 +10,7 @@ import torch
 from qgen.backends.vae import VAE
 from qgen.errors import ModelError, OutcomeError
 from qgen.models import build, load, save
-from qgen.models.base import Vectors
+from qgen.models.base import Step, Vectors
 from qgen.strings import all_outcomes
 from qgen.train import Trainer
 from tests.backends.training import train_locally
@@ -90,7 +90,7 @@ def test_bounds_on_vectors_against_quadrature() -> None:
 
 def test_log_prob_is_the_chosen_bound_and_deterministic() -> None:
     torch.manual_seed(0)
-    elbo_model = VAE(3, 2, latent_dim=2, hidden_size=8, bound_samples=8)
+    elbo_model = VAE(3, 2, latent_dim=2, hidden_size=8, bound="elbo", bound_samples=8)
     iwae_model = VAE(3, 2, latent_dim=2, hidden_size=8, bound="iwae", bound_samples=8)
     iwae_model.load_state_dict(elbo_model.state_dict())
     x = all_outcomes(2, 3)
@@ -123,9 +123,54 @@ def test_sampler_agrees_with_the_exact_marginal(string_vae: VAE) -> None:
     assert torch.allclose(freq, exact, atol=0.008)  # binomial stderr <= 0.0016: 5 sigma
 
 
+def test_string_and_vector_defaults() -> None:
+    # Strings: trained and evaluated on the importance-weighted bound (the GHZ-6 benchmark's finding); vectors: ELBO.
+    strings, vectors = VAE(3, 2).hyperparameters, VAE(Vectors(2)).hyperparameters
+    assert (strings["objective"], strings["bound"], strings["train_samples"]) == ("iwae", "iwae", 8)
+    assert (vectors["objective"], vectors["bound"], vectors["train_samples"]) == ("elbo", "elbo", 1)
+    assert VAE(3, 2, objective="elbo", train_samples=1).hyperparameters["objective"] == "elbo"
+
+
+@pytest.mark.parametrize("objective", ["elbo", "iwae"])
+def test_training_loss_is_the_chosen_bound_with_k_draws(objective: str) -> None:
+    torch.manual_seed(0)
+    model = VAE(3, 2, latent_dim=2, hidden_size=8, objective=objective, train_samples=5, beta=1.0).double()
+    x = all_outcomes(2, 3)
+    (update,) = model.training_step(x, Step(0, 0, torch.Generator().manual_seed(3)))
+    with torch.no_grad():
+        if objective == "iwae":
+            expected = -model.iw_bound(x, 5, generator=3).mean()
+        else:
+            expected = -model.elbo(x, k=5, generator=3).mean()
+    # The same generator seed gives the same five latent draws per row: the loss is the bound, to rounding.
+    assert float(update.loss.detach()) == pytest.approx(float(expected), rel=1e-12)
+    assert float(update.log["loss"]) == pytest.approx(float(expected), rel=1e-12)
+    update.loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_iwae_training_tightens_the_iwae_bound_on_held_out_strings() -> None:
+    # Burda et al. 2016, Sec. 5: trained on the k-draw bound, the model's IWAE(k) log-likelihood is higher than
+    # the same network's trained on the ELBO (same data, seed and steps); measured: -1.428 against -1.450 nats
+    # (the truth's entropy is 1.413).
+    data, test = correlated_strings(2000, 0), correlated_strings(2000, 1)
+    scores = {}
+    for objective in ("elbo", "iwae"):
+        torch.manual_seed(0)
+        model = VAE(3, 2, latent_dim=1, hidden_size=16, objective=objective, train_samples=8, bound="iwae")
+        train_locally(model, data, steps=150, lr=5e-3)
+        with torch.no_grad():
+            scores[objective] = float(model.iw_bound(test, 64, generator=0).mean())
+    assert scores["iwae"] > scores["elbo"]
+
+
 def test_bad_options_are_named() -> None:
     with pytest.raises(ModelError, match="bound"):
         VAE(Vectors(1), bound="exact")
+    with pytest.raises(ModelError, match="objective must be one of"):
+        VAE(3, 2, objective="kl")
+    with pytest.raises(ModelError, match="train_samples"):
+        VAE(3, 2, train_samples=0)
     with pytest.raises(ModelError, match="beta"):
         VAE(Vectors(1), beta=-1.0)
     with pytest.raises(ModelError, match="latent_dim"):
@@ -193,7 +238,11 @@ def exact_conditional_probabilities(model: VAE, c: float, points: int = 40001) -
 @pytest.fixture(scope="module")
 def conditional_vae() -> VAE:
     torch.manual_seed(0)
-    model = VAE(3, 2, latent_dim=1, hidden_size=16, n_conditions=1, condition_names=["h"])
+    # ELBO training (not the strings' IWAE default): its encoder is a close proposal, so IWAE(20000) below
+    # reaches log p(x | c) to 0.01 (an IWAE-trained encoder is broader: 0.013 measured).
+    model = VAE(
+        3, 2, latent_dim=1, hidden_size=16, n_conditions=1, condition_names=["h"], objective="elbo", train_samples=1
+    )
     rows = model.condition_rows(*two_regime_data(2000, seed=0))
     train_locally(model, rows, steps=300, lr=5e-3)
     return model.double()
