@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from qgen.autocorrelation import integrated_time
 from qgen.data import import_qucumber
 from qgen.data.importers import import_density_matrix_text
 from qgen.errors import ModelError
@@ -19,7 +20,7 @@ from qgen.models.rbm import DensityRBM
 from qgen.states.dense import DenseState
 from qgen.strings import all_outcomes
 from qgen.train import Trainer
-from tests.helpers import assert_samples_fit
+from tests.helpers import Interrupted, InterruptedTrainer, assert_samples_fit
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -158,15 +159,27 @@ def test_options_and_limits_are_checked() -> None:
         build("rbm-density", n_qubits=2, n_outcomes=6, n_aux=0)
     with pytest.raises(ModelError, match="max_rotated"):
         build("rbm-density", n_qubits=2, n_outcomes=6, max_rotated=-1)
-    with pytest.raises(ModelError, match="exceeds the limit of 20"):
-        DensityRBM(21)
+    with pytest.raises(ModelError, match="negative_phase='exact' sums Tr rho"):
+        DensityRBM(21, negative_phase="exact")
+    with pytest.raises(ModelError, match="negative_phase must be one of"):
+        DensityRBM(2, negative_phase="pcd")
+    with pytest.raises(ModelError, match="k must be an integer >= 1"):
+        DensityRBM(2, k=0)
     with pytest.raises(ModelError, match="exceeds the limit of 10"):
         DensityRBM(11, n_hidden=1, n_aux=1).as_state()
     with pytest.raises(ModelError, match="method must be"):
-        DensityRBM(2).log_normalizer("ais")
+        DensityRBM(2).log_normalizer("bogus")
     with pytest.raises(ModelError, match="3 qubits in the X or Y basis"):
         DensityRBM(3, max_rotated=2).log_prob(torch.tensor([[2, 4, 3]]))
-    assert DensityRBM(3).hyperparameters == {"n_hidden": 3, "n_aux": 3, "init_scale": 0.1, "max_rotated": 16}
+    assert DensityRBM(3).hyperparameters == {
+        "n_hidden": 3,
+        "n_aux": 3,
+        "init_scale": 0.1,
+        "max_rotated": 16,
+        "negative_phase": "exact",
+        "k": 1,
+        "n_chains": 256,
+    }
 
 
 # ---- recovering known mixed states ----------------------------------------------------------------------------------
@@ -221,3 +234,136 @@ def test_qucumber_depolarised_w_state(reference_dir) -> None:
     fit(model, torch.as_tensor(data.outcomes.astype(np.int64)), epochs=600, lr=0.05)  # 0.997 (plain Adam, 1000)
     fidelity = uhlmann_fidelity(model.as_state().density_matrix, target)
     assert fidelity >= 0.99, fidelity
+
+
+# ---- the sampled negative phase -----------------------------------------------------------------------------------
+
+
+def sampled_twin(model: DensityRBM, **options) -> DensityRBM:
+    """The same parameters with a sampled negative phase (persistent chains of the diagonal)."""
+    twin = build(**{**model.config, "negative_phase": "sampled", **options}, seed=0).to(model.dtype)
+    twin.load_state_dict(model.state_dict(), strict=False)
+    return twin
+
+
+def named_gradients(model: DensityRBM, x: torch.Tensor, step: Step) -> dict[str, torch.Tensor]:
+    (update,) = model.training_step(x, step)
+    names, params = zip(*model.named_parameters())
+    return {n: g.reshape(-1) for n, g in zip(names, torch.autograd.grad(update.loss, params))}
+
+
+# The parameters rho(sigma, sigma) depends on: the negative phase reaches them alone.
+DIAGONAL = ("amplitude.", "aux_amplitude", "aux_bias")
+
+
+def test_negative_phase_is_chosen_by_the_enumeration_limit_and_recorded() -> None:
+    assert DensityRBM(6).hyperparameters["negative_phase"] == "exact"
+    assert "chains" not in DensityRBM(3).state_dict()  # an exact model's files are unchanged
+    model = DensityRBM(24, n_hidden=2, n_aux=2, n_chains=10, k=2)
+    assert model.config["negative_phase"] == "sampled" and model.chains.shape == (10, 24)
+    assert model.monitor is None and model.validation_metrics(torch.zeros(2, 24, dtype=torch.int64), None) == {}
+    assert build(**model.config, seed=0).config == model.config
+    with pytest.raises(ModelError, match="an exact log Tr rho of 24 qubits"):
+        model.log_trace()
+
+
+def test_the_diagonal_is_the_marginal_of_the_joint_rbm() -> None:
+    """rho(sigma, sigma) = exp(-F) of one RBM over hidden and auxiliary units: per string, and its log Z (summed
+    over the 2^(M + A) hidden configurations) is log Tr rho summed over the 2^N strings."""
+    model = random_density_rbm(4, 2, 3, seed=21)
+    sigma = all_outcomes(2, 4)
+    joint = model.diagonal_energy()
+    with torch.no_grad():
+        torch.testing.assert_close(-joint.free_energy(sigma), model._log_diagonal(sigma), rtol=0, atol=1e-12)
+        assert abs(float(joint.log_partition("hidden")) - float(model.log_trace())) < 1e-12
+    assert not any(p.requires_grad for p in joint.parameters())
+
+
+def test_sampled_negative_phase_matches_the_exact_gradient() -> None:
+    """N = 6: the mean over 300 chain updates of the sampled gradient is the exact one.
+
+    z = (mean - exact) / stderr per parameter of the diagonal (amplitude RBM, U_lambda, d: 77 numbers), the stderr
+    std / sqrt(n / tau), tau the integrated autocorrelation time over updates; max |z| < 4.5 (P < 5e-4 for
+    Gaussian z). The phase parameters do not enter Tr rho: their gradients agree to rounding.
+    """
+    exact = random_density_rbm(6, 3, 2, seed=3, scale=0.4)
+    sampled = sampled_twin(exact, k=2, n_chains=300)
+    rng = np.random.default_rng(1)
+    x = torch.as_tensor(np.where(rng.random((20, 6)) < 0.1, 2, 0) + rng.integers(0, 2, size=(20, 6)))  # Z, some X
+    reference = named_gradients(exact, x, Step(0, 0, torch.Generator()))
+    generator = torch.Generator().manual_seed(5)
+    sampled.prepare(x, generator)
+    for index in range(25):  # burn-in: 50 sweeps
+        list(sampled.training_step(x, Step(0, index, generator)))
+    runs = [named_gradients(sampled, x, Step(0, index, generator)) for index in range(300)]
+    diagonal = [name for name in reference if name.startswith(DIAGONAL)]
+    for name in reference:
+        if name not in diagonal:
+            got = torch.stack([run[name] for run in runs])
+            torch.testing.assert_close(got, reference[name].expand_as(got), rtol=0, atol=1e-12)
+    grads = torch.stack([torch.cat([run[name] for name in diagonal]) for run in runs])
+    expected = torch.cat([reference[name] for name in diagonal])
+    tau, reliable = integrated_time(grads.T.numpy())
+    assert reliable and tau < 5
+    z = (grads.mean(0) - expected) / (grads.std(0) * math.sqrt(tau / len(grads)))
+    assert len(z) == 77 and float(z.abs().max()) < 4.5, z
+
+
+def test_persistent_chains_pass_chi_square_against_the_exact_diagonal() -> None:
+    """6000 chains after 45 sweeps from one string are a sample of the model's own rho(sigma, sigma) / Tr rho."""
+    model = sampled_twin(random_density_rbm(5, 2, 2, seed=9, scale=0.8), k=3, n_chains=6000)
+    x = torch.zeros(10, 5, dtype=torch.int64)
+    generator = torch.Generator().manual_seed(7)
+    model.prepare(x, generator)
+    assert bool((model.chains == 0).all())
+    for index in range(15):
+        list(model.training_step(x, Step(0, index, generator)))
+    diagonal = torch.diagonal(model.density_matrix()).real.numpy()
+    assert_samples_fit(model.chains, diagonal, 2)
+
+
+def test_sampled_training_resumes_bit_exact_with_its_chains(tmp_path) -> None:
+    data = torch.as_tensor(np.random.default_rng(3).integers(0, 6, size=(60, 3)))
+
+    def make() -> DensityRBM:
+        return build(
+            "rbm-density", n_qubits=3, n_outcomes=6, n_hidden=2, n_aux=2, seed=0, negative_phase="sampled", k=2
+        )
+
+    options = {"epochs": 4, "batch_size": 20, "lr": 0.01, "progress": False, "seed": 1, "device": "cpu"}
+    straight = make()
+    start = straight.chains.clone()
+    Trainer(straight, **options).fit(data)
+    assert not torch.equal(straight.chains, start)
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(Interrupted):
+        InterruptedTrainer(make(), checkpoint=path, interrupt_after=2, **options).fit(data)
+    resumed = Trainer.resume(path, progress=False)
+    resumed.fit(data)
+    assert "chains" in straight.state_dict()
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+@pytest.mark.slow
+def test_ais_of_the_diagonal_matches_the_exact_trace() -> None:
+    model = random_density_rbm(6, 3, 2, seed=4, scale=0.5)
+    exact = model.log_normalizer()
+    estimate = model.log_normalizer("ais", generator=0)
+    assert exact.method == "exact" and estimate.method == "ais"
+    assert abs(estimate.value - exact.value) < 3 * estimate.stderr + 1e-3
+
+
+def test_a_24_qubit_model_trains_with_the_sampled_phase_and_its_state_is_refused_clearly() -> None:
+    n = 24
+    g = torch.Generator().manual_seed(0)
+    data = (torch.rand(400, 1, generator=g) < 0.5).long().repeat(1, n)  # GHZ_24 Z-basis shots
+    model = build("rbm-density", n_qubits=n, n_outcomes=6, n_hidden=4, n_aux=2, seed=0, k=2, n_chains=100)
+    assert model.hyperparameters["negative_phase"] == "sampled"
+    history = Trainer(
+        model, lr=0.05, batch_size=200, epochs=2, val_fraction=0.0, progress=False, device="cpu", monitor="none"
+    ).fit(data)
+    assert all(math.isfinite(v) for v in history["train_free_energy_gap"])
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    with pytest.raises(ModelError, match="24 qubits exceeds the limit of 10"):
+        model.as_state()

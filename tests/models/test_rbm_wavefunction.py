@@ -10,17 +10,28 @@ import numpy as np
 import pytest
 import torch
 
+from qgen.autocorrelation import integrated_time
 from qgen.data import BasisSamplingWarning, import_qucumber
 from qgen.data.importers import import_state_vector_text
-from qgen.errors import ModelError
+from qgen.errors import MetricError, ModelError
 from qgen.measurement.povm import POVM
+from qgen.metrics.positive import model_state
 from qgen.models import build
 from qgen.models.base import Step
 from qgen.models.rbm import ComplexRBM, PositiveRBM
 from qgen.models.rbm.bases import BASIS_ROWS, rotated_log_amplitude
 from qgen.states.dense import DenseState
+from qgen.states.exact_mps import ghz_mps
+from qgen.states.mps import MPSState
 from qgen.train import Trainer
-from tests.helpers import assert_samples_fit, pauli_matrix_of, random_vector, tfim_vector
+from tests.helpers import (
+    Interrupted,
+    InterruptedTrainer,
+    assert_samples_fit,
+    pauli_matrix_of,
+    random_vector,
+    tfim_vector,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -181,10 +192,18 @@ def test_complex_rbm_options_are_checked() -> None:
         build("rbm-complex", n_qubits=2, n_outcomes=4)
     with pytest.raises(ModelError, match="max_rotated"):
         build("rbm-complex", n_qubits=2, n_outcomes=6, max_rotated=-1)
-    with pytest.raises(ModelError, match="exceeds the limit"):
-        ComplexRBM(21)
+    with pytest.raises(ModelError, match="exceeds the limit of 20; use fidelity"):
+        ComplexRBM(21, n_hidden=2).as_state()
     with pytest.raises(ModelError, match="method must be"):
-        ComplexRBM(2).log_normalizer("ais")
+        ComplexRBM(2).log_normalizer("bogus")
+    with pytest.raises(ModelError, match="negative_phase must be one of"):
+        ComplexRBM(2, negative_phase="cd")
+    with pytest.raises(ModelError, match="negative_phase='exact' sums log Z"):
+        ComplexRBM(24, n_hidden=24, negative_phase="exact")
+    with pytest.raises(ModelError, match="n_chains must be an integer >= 1"):
+        ComplexRBM(2, n_chains=0)
+    with pytest.raises(ModelError, match="method must be 'auto', 'exact' or 'mc'"):
+        ComplexRBM(2).fidelity(DenseState(vector=np.ones(4) / 2), method="ais")
 
 
 # ---- the positive RBM ---------------------------------------------------------------------------------------------
@@ -238,3 +257,163 @@ def test_qucumber_two_qubit_complex_state(reference_dir) -> None:
     model = build("rbm-complex", n_qubits=2, n_outcomes=6, n_hidden=2, seed=0)
     fit(model, torch.as_tensor(data.outcomes.astype(np.int64)), epochs=150, lr=0.02, batch_size=100)
     assert model.as_state().fidelity(target) > 0.99
+
+
+# ---- the sampled negative phase -----------------------------------------------------------------------------------
+
+
+def sampled_twin(model, **options):
+    """The same parameters with a sampled negative phase (persistent chains)."""
+    twin = build(**{**model.config, "negative_phase": "sampled", **options}, seed=0).to(model.dtype)
+    twin.load_state_dict(model.state_dict(), strict=False)
+    return twin
+
+
+def flat_gradient(model, x: torch.Tensor, step: Step) -> torch.Tensor:
+    (update,) = model.training_step(x, step)
+    return torch.cat([g.reshape(-1) for g in torch.autograd.grad(update.loss, list(model.parameters()))])
+
+
+def test_negative_phase_is_chosen_by_the_enumeration_limit_and_recorded() -> None:
+    assert ComplexRBM(6, n_hidden=4).hyperparameters["negative_phase"] == "exact"
+    # the exact log Z sums the smaller layer: 2^4 hidden configurations at N = 24
+    assert ComplexRBM(24, n_hidden=4).hyperparameters["negative_phase"] == "exact"
+    model = ComplexRBM(24, n_hidden=24, k=3, n_chains=10)
+    assert model.config["negative_phase"] == "sampled" and model.config["k"] == 3
+    assert model.chains.shape == (10, 24) and model.monitor is None
+    assert "chains" not in ComplexRBM(3).state_dict()  # an exact model's files are unchanged
+    assert build(**model.config, seed=0).config == model.config
+    assert "negative_phase='sampled'" in repr(model)
+
+
+def test_sampled_negative_phase_matches_the_exact_gradient() -> None:
+    """N = 6: the mean over 300 chain updates of the sampled gradient is the exact one.
+
+    z = (mean - exact) / stderr per parameter, the stderr std / sqrt(n / tau) with tau the integrated
+    autocorrelation time over updates; max |z| < 4.5 over the 64 amplitude parameters (P < 5e-4 for Gaussian
+    z, even if independent). The phase RBM is not normalised: its gradients agree to rounding.
+    """
+    exact = build("rbm-complex", n_qubits=6, n_outcomes=6, n_hidden=4, seed=0).double()
+    randomize(exact, seed=1)
+    sampled = sampled_twin(exact, k=2, n_chains=500)
+    rng = np.random.default_rng(0)
+    x = torch.as_tensor(np.where(rng.random((20, 6)) < 0.1, 2, 0) + rng.integers(0, 2, size=(20, 6)))  # Z, some X
+    reference = flat_gradient(exact, x, Step(0, 0, torch.Generator()))
+    generator = torch.Generator().manual_seed(5)
+    sampled.prepare(x, generator)
+    for index in range(25):  # burn-in: 50 sweeps
+        list(sampled.training_step(x, Step(0, index, generator)))
+    grads = torch.stack([flat_gradient(sampled, x, Step(0, index, generator)) for index in range(300)])
+    n_amplitude = sum(p.numel() for p in sampled.amplitude.parameters())
+    amplitude, phase = grads[:, :n_amplitude], grads[:, n_amplitude:]
+    torch.testing.assert_close(phase, reference[n_amplitude:].expand_as(phase), rtol=0, atol=1e-12)
+    tau, reliable = integrated_time(amplitude.T.numpy())
+    assert reliable and tau < 5
+    stderr = amplitude.std(0) * math.sqrt(tau / len(amplitude))
+    z = (amplitude.mean(0) - reference[:n_amplitude]) / stderr
+    assert float(z.abs().max()) < 4.5, z
+
+
+def test_persistent_chains_pass_chi_square_against_the_exact_distribution() -> None:
+    """6000 chains after 45 sweeps from one string (a far start) are a sample of the model's own |psi|^2."""
+    model = build(
+        "rbm-complex", n_qubits=5, n_outcomes=6, n_hidden=3, seed=0, negative_phase="sampled", k=3, n_chains=6000
+    ).double()
+    randomize(model, seed=2, scale=0.8)
+    x = torch.zeros(10, 5, dtype=torch.int64)
+    generator = torch.Generator().manual_seed(7)
+    model.prepare(x, generator)
+    assert bool((model.chains == 0).all())
+    for index in range(15):
+        list(model.training_step(x, Step(0, index, generator)))
+    probabilities = (model.state_vector().abs() ** 2).numpy()
+    assert_samples_fit(model.chains, probabilities, 2)
+
+
+def test_sampled_training_resumes_bit_exact_with_its_chains(tmp_path) -> None:
+    rng = np.random.default_rng(3)
+    data = torch.as_tensor(rng.integers(0, 6, size=(60, 3)))
+
+    def make():
+        return build("rbm-complex", n_qubits=3, n_outcomes=6, n_hidden=2, seed=0, negative_phase="sampled", k=2)
+
+    options = {"epochs": 4, "batch_size": 20, "lr": 0.01, "progress": False, "seed": 1, "device": "cpu"}
+    straight = make()
+    start = straight.chains.clone()
+    Trainer(straight, **options).fit(data)
+    assert not torch.equal(straight.chains, start)
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(Interrupted):
+        InterruptedTrainer(make(), checkpoint=path, interrupt_after=2, **options).fit(data)
+    resumed = Trainer.resume(path, progress=False)
+    resumed.fit(data)
+    assert "chains" in straight.state_dict()
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_monte_carlo_fidelity_matches_the_exact_one() -> None:
+    """N = 8: the two-sided Monte Carlo overlap within 4 standard errors of the dense fidelity."""
+    model = build("rbm-complex", n_qubits=8, n_outcomes=6, n_hidden=4, seed=0, n_chains=500).double()
+    randomize(model, seed=6, scale=0.3)
+    rng = np.random.default_rng(6)
+    psi = model.state_vector().numpy()
+    target = DenseState.normalized(psi + 0.03 * (rng.normal(size=psi.size) + 1j * rng.normal(size=psi.size)))
+    exact = model.fidelity(target)
+    estimate = model.fidelity(target, method="mc", n_samples=5000, generator=0)
+    assert exact.method == "exact" and estimate.method == "mc" and 0.3 < exact.value < 0.95
+    assert 0 < estimate.stderr < 0.02
+    assert abs(estimate.value - exact.value) < 4 * estimate.stderr
+    assert estimate.details["gibbs"]["thinning"] >= 1 and estimate.details["n_target_samples"] == 5000
+
+
+def product_mps(vectors: np.ndarray) -> MPSState:
+    return MPSState([v.reshape(1, 2, 1) for v in vectors])
+
+
+def test_monte_carlo_fidelity_of_a_product_state_at_24_qubits() -> None:
+    """Beyond the dense limit, against the closed form prod_i |<phi_i|psi_i>|^2 of two product states.
+
+    With all weights 0 the RBM is the product psi_i(s) = exp(b_i(s) / 2 + i b'_i(s) / 2) of its visible biases
+    (amplitude b, phase b'); the target's sites are psi_i's rotated slightly.
+    """
+    n = 24
+    model = build("rbm-complex", n_qubits=n, n_outcomes=6, n_hidden=2, seed=0, n_chains=500).double()
+    rng = np.random.default_rng(8)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.amplitude.visible_bias.copy_(torch.as_tensor(rng.normal(size=(n, 2))))
+        model.phase.visible_bias.copy_(torch.as_tensor(rng.normal(size=(n, 2))))
+    b, b_phase = model.amplitude.visible_bias.detach().numpy(), model.phase.visible_bias.detach().numpy()
+    sites = np.exp(0.5 * b + 0.5j * b_phase)
+    sites /= np.linalg.norm(sites, axis=1, keepdims=True)
+    targets = sites + 0.1 * (rng.normal(size=(n, 2)) + 1j * rng.normal(size=(n, 2)))
+    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+    closed_form = float(np.prod(np.abs((targets.conj() * sites).sum(1)) ** 2))
+    estimate = model.fidelity(product_mps(targets), n_samples=4000, generator=1)
+    assert estimate.method == "mc" and 0.2 < closed_form < 0.9
+    assert abs(estimate.value - closed_form) < 4 * estimate.stderr and estimate.stderr < 0.03
+
+
+def test_a_24_qubit_model_trains_with_the_sampled_phase_and_its_state_is_refused_clearly() -> None:
+    """GHZ_24 Z-basis shots: beyond enumeration, training runs on chains; the dense state is refused with a clear
+    error (also through the metrics' `model_state`) and the fidelity with the target MPS comes by Monte Carlo."""
+    n = 24
+    g = torch.Generator().manual_seed(0)
+    data = (torch.rand(400, 1, generator=g) < 0.5).long().repeat(1, n)
+    model = build("rbm-complex", n_qubits=n, n_outcomes=6, n_hidden=n, seed=0, k=2, n_chains=100)
+    assert model.hyperparameters["negative_phase"] == "sampled"
+    history = Trainer(
+        model, lr=0.05, batch_size=200, epochs=2, val_fraction=0.0, progress=False, device="cpu", monitor="none"
+    ).fit(data)
+    assert all(math.isfinite(v) for v in history["train_free_energy_gap"])
+    assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    with pytest.raises(ModelError, match="24 qubits exceeds the limit of 20; use fidelity"):
+        model.as_state()
+    with pytest.raises(MetricError, match="as_state\\(\\) is unavailable"):
+        model_state(model)
+    with pytest.raises(ModelError, match="exceeds the limit of 20"):
+        model.sample(3, generator=0)
+    estimate = model.fidelity(ghz_mps(n), n_samples=500, generator=2)
+    assert estimate.method == "mc" and estimate.stderr > 0 and -0.1 < estimate.value < 1.1

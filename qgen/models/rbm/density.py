@@ -13,8 +13,16 @@ from torch import Tensor, nn
 from qgen.errors import ModelError
 from qgen.estimate import Estimate
 from qgen.models.base import GenerativeModel, Step, Update
+from qgen.models.rbm.ais import ais_log_partition
 from qgen.models.rbm.bases import BASIS_ROWS, MAX_ROTATED, complex_logsumexp, rotated_strings, sample_pauli6
 from qgen.models.rbm.energy import RBMEnergy
+from qgen.models.rbm.negative_phase import (
+    chains_from_data,
+    check_chain_options,
+    initial_chains,
+    joint_energy,
+    resolve_negative_phase,
+)
 from qgen.seeding import as_generator
 from qgen.strings import all_outcomes
 
@@ -22,7 +30,7 @@ __all__ = ["DensityRBM", "MAX_DENSITY_QUBITS", "MAX_TRAINING_QUBITS"]
 
 # Largest N whose 4^N density matrix `as_state` and `sample` build (16 MiB of complex128 at N = 10).
 MAX_DENSITY_QUBITS = 10
-# Largest N whose 2^N diagonal the exact log Tr rho (and so the exact gradient) enumerates.
+# Largest N whose 2^N diagonal the exact log Tr rho (and so the exact gradient) enumerates; beyond, sampled.
 MAX_TRAINING_QUBITS = 20
 # Strings per chunk of the trace enumeration.
 _CHUNK = 2**14
@@ -51,20 +59,28 @@ class DensityRBM(GenerativeModel):
     itself is not modelled). `log_prob(a)` = log <s_b|rho|s_b> - N log 3 is the pauli6 probability up to
     log Tr rho (`log_normalizer`).
 
-    Training minimises -mean log <s_b|rho|s_b> + log Tr rho with the trace by enumerating the 2^N diagonal
-    (N <= 20), so the gradient is exact; `sample` and `as_state` build the dense rho (N <= 10).
+    Training minimises -mean log <s_b|rho|s_b> + log Tr rho. The negative phase, grad log Tr rho =
+    E_{sigma ~ rho(sigma, sigma) / Tr rho}[grad log rho(sigma, sigma)] (Torlai & Melko 2018, eq. 4), is exact by
+    enumerating the 2^N diagonal while N <= 20, and otherwise sampled, as the paper does, by `n_chains`
+    persistent block-Gibbs chains of the diagonal: it is the marginal of one RBM whose hidden layer is the
+    amplitude RBM's hidden units and the auxiliary units together (`negative_phase.joint_energy`), `k` sweeps per
+    update, the chains a buffer (checkpoints and bit-exact resume carry them). `negative_phase` forces either
+    and the config records the choice. `sample` and `as_state` build the dense rho (N <= 10).
 
     References:
         G. Torlai and R. G. Melko, "Latent space purification via neural density operators", Phys. Rev. Lett.
         120, 240503 (2018), eqs. 2-4; M. Beach et al., SciPost Phys. 7, 009 (2019) (QuCumber's DensityMatrix).
 
     Args:
-        n_qubits: N (at most 20 to train, 10 to sample or build the state).
+        n_qubits: N (at most 10 to sample or build the state).
         n_outcomes: must be 6 (the pauli6 codes).
         n_hidden: hidden units of the amplitude and of the phase RBM.
         n_aux: auxiliary (purifying) units; rho has rank at most 2^n_aux.
         init_scale: standard deviation of the initial weights.
         max_rotated: the most X or Y sites a shot may have (its probability sums 4^m terms).
+        negative_phase: "auto" (exact for N <= 20, else sampled), "exact" or "sampled".
+        k: Gibbs sweeps of the chains per update (sampled negative phase).
+        n_chains: persistent chains of the diagonal (sampled negative phase).
 
     Example:
         >>> model = DensityRBM(2, n_hidden=2, n_aux=2)
@@ -87,15 +103,15 @@ class DensityRBM(GenerativeModel):
         n_aux: int | None = None,
         init_scale: float = 0.1,
         max_rotated: int = MAX_ROTATED,
+        negative_phase: Literal["auto", "exact", "sampled"] = "auto",
+        k: int = 1,
+        n_chains: int = 256,
     ) -> None:
         if n_outcomes != 6:
             raise ModelError(f"a density-matrix RBM models pauli6 codes: n_outcomes must be 6, got {n_outcomes!r}")
         super().__init__(n_qubits, 6)
-        if n_qubits > MAX_TRAINING_QUBITS:
-            raise ModelError(
-                f"a density-matrix RBM of {n_qubits} qubits exceeds the limit of {MAX_TRAINING_QUBITS} (its exact "
-                "trace enumerates 2^N strings)"
-            )
+        negative_phase = resolve_negative_phase(negative_phase, 2**n_qubits, "Tr rho (its 2^N diagonal)")
+        check_chain_options(k, n_chains)
         n_hidden = n_qubits if n_hidden is None else n_hidden
         n_aux = n_qubits if n_aux is None else n_aux
         if isinstance(n_aux, bool) or not isinstance(n_aux, int) or n_aux < 1:
@@ -107,6 +123,9 @@ class DensityRBM(GenerativeModel):
             "n_aux": n_aux,
             "init_scale": init_scale,
             "max_rotated": max_rotated,
+            "negative_phase": negative_phase,
+            "k": k,
+            "n_chains": n_chains,
         }
         self.amplitude = RBMEnergy(n_qubits, 2, n_hidden, init_scale)
         self.phase = RBMEnergy(n_qubits, 2, n_hidden, init_scale)
@@ -114,6 +133,12 @@ class DensityRBM(GenerativeModel):
         self.aux_amplitude = nn.Parameter(init_scale * torch.randn(n_qubits, 2, n_aux))
         self.aux_phase = nn.Parameter(init_scale * torch.randn(n_qubits, 2, n_aux))
         self.aux_bias = nn.Parameter(torch.zeros(n_aux))
+        if negative_phase == "sampled":
+            # Persistent chains of the diagonal: a buffer, so checkpoints and bit-exact resume carry them (only
+            # here: an exact model's state, and so its model files, are those it had before chains existed).
+            self.register_buffer("chains", initial_chains(n_chains, n_qubits))
+        # The exact NLL is monitored where the trace is enumerable; beyond, no validation number is cheap.
+        self.monitor = "nll" if n_qubits <= MAX_TRAINING_QUBITS else None  # type: ignore[misc]
 
     # ---- rho as a function of two strings ------------------------------------------------------------------
 
@@ -148,8 +173,18 @@ class DensityRBM(GenerativeModel):
         f_amp, _, u_amp, _ = self._terms(sigma)
         return -f_amp + nn.functional.softplus(self.aux_bias + u_amp).sum(-1)
 
+    def diagonal_energy(self) -> RBMEnergy:
+        """The detached RBM whose marginal over the N visibles is rho(sigma, sigma): hidden and auxiliary units."""
+        a = self.amplitude
+        return joint_energy([a.weight, self.aux_amplitude], a.visible_bias, [a.hidden_bias, self.aux_bias])
+
     def log_trace(self) -> Tensor:
         """log Tr rho by enumerating the 2^N diagonal (in chunks); differentiable."""
+        if self.n_qubits > MAX_TRAINING_QUBITS:
+            raise ModelError(
+                f"an exact log Tr rho of {self.n_qubits} qubits enumerates 2^{self.n_qubits} strings, over the limit "
+                f"of 2^{MAX_TRAINING_QUBITS}; use log_normalizer('ais')"
+            )
         total = 2**self.n_qubits
         device = self.aux_bias.device
         powers = 2 ** torch.arange(self.n_qubits - 1, -1, -1, device=device)
@@ -185,9 +220,18 @@ class DensityRBM(GenerativeModel):
         return self.rotated_log_density(x) - self.n_qubits * math.log(3.0)
 
     def log_normalizer(self, method: str = "auto", generator: torch.Generator | int | None = None) -> Estimate:
-        """log Tr rho, exact (float64, by enumerating the 2^N diagonal)."""
-        if method not in ("auto", "exact"):
-            raise ModelError(f"method must be 'auto' or 'exact' for {type(self).__name__}, got {method!r}")
+        """log Tr rho in float64: exact by enumerating the 2^N diagonal (N <= 20), or by AIS of the diagonal's RBM.
+
+        Args:
+            method: "auto" (exact for N <= 20, else AIS), "exact" or "ais" (`ais_log_partition` of
+                `diagonal_energy`, with its error bar).
+            generator: the randomness of AIS.
+        """
+        if method not in ("auto", "exact", "ais"):
+            raise ModelError(f"method must be 'auto', 'exact' or 'ais' for {type(self).__name__}, got {method!r}")
+        if method == "ais" or (method == "auto" and self.n_qubits > MAX_TRAINING_QUBITS):
+            energy = copy.deepcopy(self).double().diagonal_energy()
+            return ais_log_partition(energy, generator=as_generator(generator, self.device))
         with torch.no_grad():
             value = float(copy.deepcopy(self).double().log_trace())
         return Estimate(value, 0.0, "exact", 0, {"layer": "visible", "configurations": 2**self.n_qubits})
@@ -235,17 +279,37 @@ class DensityRBM(GenerativeModel):
     # ---- training ------------------------------------------------------------------------------------------
 
     def nll(self, x: Tensor) -> Tensor:
-        """-mean log <s_b|rho|s_b> / Tr rho over a batch: the per-setting negative log-likelihood."""
+        """-mean log <s_b|rho|s_b> / Tr rho over a batch: the per-setting negative log-likelihood (N <= 20)."""
         return -self.rotated_log_density(x).mean() + self.log_trace()
 
+    def prepare(self, train: Tensor, generator: torch.Generator) -> None:
+        """The persistent chains (sampled negative phase) start at the measured bits of random training rows."""
+        if self.hyperparameters["negative_phase"] != "sampled":
+            return
+        with torch.no_grad():
+            self.chains.copy_(chains_from_data(train, self.chains.shape[0], generator))
+
     def training_step(self, x: Tensor, step: Step) -> Iterator[Update]:
-        nll = self.nll(x)
-        yield Update("model", loss=nll, log={"nll": nll.detach()})
+        if self.hyperparameters["negative_phase"] == "exact":
+            nll = self.nll(x)
+            yield Update("model", loss=nll, log={"nll": nll.detach()})
+            return
+        # The same generator on every rank: the same chains and negative term on each (see ComplexRBM).
+        with torch.no_grad():
+            self.chains.copy_(self.diagonal_energy().gibbs(self.chains, self.hyperparameters["k"], step.generator))
+        # the surrogate's gradient is the chains' mean of grad log rho(sigma, sigma), an estimate of grad log Tr rho
+        loss = -self.rotated_log_density(x).mean() + self._log_diagonal(self.chains).mean()
+        yield Update("model", loss=loss, log={"free_energy_gap": loss.detach()})
 
     def validation_metrics(self, x: Tensor, generator: torch.Generator) -> dict[str, Tensor]:
+        if self.monitor != "nll":
+            return {}
         with torch.no_grad():
             return {"nll": self.nll(x)}
 
     def extra_repr(self) -> str:
         h = self.hyperparameters
-        return f"n_qubits={self.n_qubits}, n_hidden={h['n_hidden']}, n_aux={h['n_aux']}"
+        return (
+            f"n_qubits={self.n_qubits}, n_hidden={h['n_hidden']}, n_aux={h['n_aux']}, "
+            f"negative_phase={h['negative_phase']!r}"
+        )
