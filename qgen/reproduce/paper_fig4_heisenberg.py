@@ -47,7 +47,7 @@ FULL: dict[str, Any] = {
     "Ly": 8,
     "boundary": "open",
     "max_bond": 200,
-    "max_sweeps": 20,
+    "max_sweeps": 12,
     "n_samples": 100_000,
     "epochs": None,
     "batch_size": None,

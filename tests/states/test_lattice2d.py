@@ -184,3 +184,14 @@ def test_dmrg_arguments_are_checked():
         heisenberg2d_mps(3, 3, tol=-1.0, cache=False)
     with pytest.raises(StateError, match="did not converge"):
         heisenberg2d_mps(4, 4, max_bond=8, tol=1e-14, max_sweeps=2, cache=False)
+
+
+def test_unconverged_states_are_cached_only_for_lenient_callers(tmp_path, monkeypatch):
+    monkeypatch.setenv("QGEN_CACHE", str(tmp_path))
+    args = {"max_bond": 8, "tol": 1e-14, "max_sweeps": 2}
+    first = heisenberg2d_mps(4, 4, strict=False, **args)
+    assert not first.dmrg["converged"] and not first.dmrg["cached"] and first.dmrg["sweeps"] == 2
+    again = heisenberg2d_mps(4, 4, strict=False, **args)
+    assert again.dmrg["cached"] and not again.dmrg["converged"] and again.energy == first.energy
+    with pytest.raises(StateError, match="did not converge"):  # a strict caller recomputes, and fails the same way
+        heisenberg2d_mps(4, 4, **args)
