@@ -58,6 +58,10 @@ __all__ = [
     "ConditionTable",
     "ConditionalStrings",
     "ConditionEncoder",
+    "FiLM",
+    "CONDITIONING",
+    "check_conditioning",
+    "modulate",
     "enable_conditions",
     "set_condition_table",
     "condition_rows",
@@ -67,6 +71,10 @@ __all__ = [
 
 # Width of the hidden layer of the condition perceptron: c is a handful of numbers, the map c -> e(c) smooth.
 _ENCODER_HIDDEN = 64
+
+#: How a condition enters a network: "add" (an embedding added to the inputs, the RNN's initial state) or
+#: "film" (a per-layer scale and shift of the hidden features, `FiLM`).
+CONDITIONING = ("add", "film")
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,66 @@ class ConditionEncoder(nn.Module):
     def forward(self, conditions: Tensor) -> Tensor:
         """(n, C) conditions (any floating dtype) -> (n, width) features in the encoder's dtype."""
         return self.net(conditions.to(self.net[0].weight.dtype))
+
+
+class FiLM(nn.Module):
+    """Feature-wise linear modulation: c -> (gamma_l(c), beta_l(c)) for L layers of `width` features each.
+
+    A layer's features h become gamma_l(c) * h + beta_l(c), feature by feature. gamma and beta come from one
+    `ConditionEncoder` whose output layer starts at zero, so gamma = 1, beta = 0 at initialisation: training
+    starts from the unconditional network and learns how the condition reshapes each layer.
+
+    References:
+        E. Perez, F. Strub, H. de Vries, V. Dumoulin, A. Courville, "FiLM: Visual Reasoning with a General
+        Conditioning Layer", AAAI 2018 (Eq. 1-3).
+
+    Args:
+        n_conditions: C, the length of a condition vector.
+        n_layers: L, the number of modulated layers.
+        width: features per modulated layer.
+
+    Example:
+        >>> film = FiLM(n_conditions=1, n_layers=2, width=3)
+        >>> gamma, beta = film(torch.tensor([[0.5], [1.5]]))
+        >>> gamma.shape, bool((gamma == 1).all() and (beta == 0).all())
+        (torch.Size([2, 2, 3]), True)
+    """
+
+    def __init__(self, n_conditions: int, n_layers: int, width: int) -> None:
+        super().__init__()
+        self.n_layers, self.width = n_layers, width
+        self.encoder = ConditionEncoder(n_conditions, 2 * n_layers * width)
+        nn.init.zeros_(self.encoder.net[-1].weight)
+        nn.init.zeros_(self.encoder.net[-1].bias)
+
+    def forward(self, conditions: Tensor) -> tuple[Tensor, Tensor]:
+        """(n, C) conditions -> gamma, beta, each (n, L, width)."""
+        out = self.encoder(conditions).view(-1, self.n_layers, 2, self.width)
+        return 1.0 + out[:, :, 0], out[:, :, 1]
+
+
+def modulate(h: Tensor, film: tuple[Tensor, Tensor] | None, layer: int, feature_dim: int = -1) -> Tensor:
+    """gamma * h + beta for one layer (h unchanged when `film` is None); features along `feature_dim` of h.
+
+    Args:
+        h: (n, ..., width, ...) features of n strings.
+        film: (gamma, beta), each (n, L, width), from `FiLM`; or None.
+        layer: which of the L layers h is.
+        feature_dim: the dimension of h that holds the features (-1: last; 1: channels-first).
+    """
+    if film is None:
+        return h
+    gamma, beta = film[0][:, layer], film[1][:, layer]
+    shape = [h.shape[0]] + [1] * (h.ndim - 1)
+    shape[feature_dim] = gamma.shape[1]
+    return h * gamma.view(shape) + beta.view(shape)
+
+
+def check_conditioning(conditioning: Any) -> str:
+    """The conditioning mechanism's name, checked against `CONDITIONING`."""
+    if conditioning not in CONDITIONING:
+        raise ModelError(f"conditioning must be one of {list(CONDITIONING)}, got {conditioning!r}")
+    return str(conditioning)
 
 
 def enable_conditions(

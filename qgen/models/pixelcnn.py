@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from qgen.errors import ModelError
 from qgen.models.autoregressive import AutoregressiveModel
-from qgen.models.conditional import ConditionEncoder
+from qgen.models.conditional import ConditionEncoder, FiLM, check_conditioning, modulate
 
 __all__ = ["PixelCNN", "receptive_field"]
 
@@ -68,10 +68,12 @@ class PixelCNN(AutoregressiveModel):
         kernel_size: taps per causal convolution (>= 2).
         n_layers: gated blocks; None picks the fewest whose receptive field covers N. When more are asked
             for, dilations cycle through 1, 2, 4, ... up to that covering depth.
-        n_conditions: C, the length of a condition vector c (0: not conditional); e(c), a learned embedding,
-            is added to every position's input features (qgen.models.conditional).
+        n_conditions: C, the length of a condition vector c (0: not conditional; see qgen.models.conditional).
         condition_names: the conditions' names (e.g. ["h"]), for `at(h=...)` and reports.
         condition_table: the (T, C) condition vectors that training rows index (`condition_rows` fills it).
+        conditioning: how c enters (conditional models only): "film" scales and shifts every gated block's
+            output channels, gamma(c) * h + beta(c) (identity at initialisation); "add" adds a learned
+            embedding e(c) to every position's input features.
 
     Example:
         >>> model = PixelCNN(n_qubits=10, n_outcomes=4, channels=8)
@@ -92,6 +94,7 @@ class PixelCNN(AutoregressiveModel):
         n_conditions: int = 0,
         condition_names: Sequence[str] | None = None,
         condition_table: Sequence[Sequence[float]] | None = None,
+        conditioning: str = "add",
     ) -> None:
         super().__init__(
             n_qubits,
@@ -100,6 +103,7 @@ class PixelCNN(AutoregressiveModel):
             condition_names=condition_names,
             condition_table=condition_table,
         )
+        check_conditioning(conditioning)
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
             raise ModelError(f"channels must be a positive integer, got {channels!r}")
         if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 2:
@@ -121,7 +125,19 @@ class PixelCNN(AutoregressiveModel):
         self.output = nn.Sequential(nn.ReLU(), nn.Conv1d(channels, channels, 1), nn.ReLU())
         self.head = nn.Conv1d(channels, n_outcomes, 1)
         if self.n_conditions:  # created last, so an unconditional model draws the same initial weights as ever
-            self.condition_embedding = ConditionEncoder(self.n_conditions, channels)
+            self.hyperparameters["conditioning"] = conditioning
+            self.condition_embedding = (
+                FiLM(self.n_conditions, n_layers, channels)
+                if conditioning == "film"
+                else ConditionEncoder(self.n_conditions, channels)
+            )
+
+    def _condition(self, conditions: Tensor | None) -> tuple[Tensor | None, Any]:
+        """(e(c) to add to the inputs, FiLM's (gamma, beta)): one of them None, both without conditions."""
+        features = self.condition_features(conditions)
+        if self.hyperparameters.get("conditioning") == "film":
+            return None, features
+        return features, None
 
     def conditional_logits(self, inputs: Tensor, conditions: Tensor | None = None) -> Tensor:
         """Logits for every site of a prefix.
@@ -134,36 +150,36 @@ class PixelCNN(AutoregressiveModel):
             (n, L, K) logits.
         """
         h = self.embed(F.one_hot(inputs, self.n_outcomes + 1).to(self.dtype).transpose(1, 2))
-        bias = self.condition_features(conditions)
+        bias, film = self._condition(conditions)
         if bias is not None:
             h = h + bias.unsqueeze(2)
-        for block in self.blocks:
-            h = block(h)
+        for i, block in enumerate(self.blocks):
+            h = modulate(block(h), film, i, feature_dim=1)
         return self.head(self.output(h)).transpose(1, 2)
 
     def begin(self, n: int, conditions: Tensor | None = None) -> Any:
-        """Per-block input histories, (n, C, N) each, so a step costs O(layers * kernel) rather than O(N), and
-        the condition embedding (n, C, 1) added to every position's input (None without conditions)."""
+        """Per-block input histories, (n, C, N) each, so a step costs O(layers * kernel) rather than O(N), the
+        condition embedding (n, C, 1) added to every position's input and FiLM's (gamma, beta) (None if unused)."""
         channels = self.hyperparameters["channels"]
-        bias = self.condition_features(conditions)
+        bias, film = self._condition(conditions)
         histories = [torch.zeros(n, channels, self.n_qubits, dtype=self.dtype, device=self.device) for _ in self.blocks]
-        return histories, None if bias is None else bias.unsqueeze(2)
+        return histories, None if bias is None else bias.unsqueeze(2), film
 
     def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
         """One position through every block, reading earlier positions from the caches.
 
         Args:
             token: (n,) int64, the previous symbol.
-            state: per-block input histories and the condition embedding, from `begin`.
+            state: per-block input histories, the condition embedding and FiLM's parameters, from `begin`.
             site: the position being generated.
 
         Returns:
             (n, K) logits and the updated histories.
         """
-        histories, bias = state
+        histories, bias, film = state
         h = self.embed(F.one_hot(token, self.n_outcomes + 1).to(self.dtype).unsqueeze(2))
         if bias is not None:
             h = h + bias
-        for block, history in zip(self.blocks, histories):
-            h = block.step(h, history, site)
+        for i, (block, history) in enumerate(zip(self.blocks, histories)):
+            h = modulate(block.step(h, history, site), film, i, feature_dim=1)
         return self.head(self.output(h))[:, :, 0], state

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from qgen.errors import ModelError
 from qgen.models.autoregressive import AutoregressiveModel
-from qgen.models.conditional import ConditionEncoder
+from qgen.models.conditional import ConditionEncoder, FiLM, check_conditioning, modulate
 
 __all__ = ["Transformer"]
 
@@ -50,7 +50,7 @@ class _CausalSelfAttention(nn.Module):
 
 
 class _Block(nn.Module):
-    """Pre-norm decoder block: x + attn(LN(x)), then x + MLP(LN(x))."""
+    """Pre-norm decoder block: x + attn(LN(x)), then x + MLP(LN(x)); with FiLM, gamma * LN(x) + beta."""
 
     def __init__(self, d_model: int, n_heads: int, dropout: float) -> None:
         super().__init__()
@@ -60,13 +60,13 @@ class _Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, h: Tensor) -> Tensor:
-        h = h + self.drop(self.attn(self.norm1(h)))
-        return h + self.drop(self.mlp(self.norm2(h)))
+    def forward(self, h: Tensor, film: Any = None, layer: int = 0) -> Tensor:
+        h = h + self.drop(self.attn(modulate(self.norm1(h), film, layer)))
+        return h + self.drop(self.mlp(modulate(self.norm2(h), film, layer + 1)))
 
-    def step(self, h: Tensor, cache: tuple[Tensor, Tensor], site: int) -> Tensor:
-        h = h + self.attn.step(self.norm1(h), cache, site)
-        return h + self.mlp(self.norm2(h))
+    def step(self, h: Tensor, cache: tuple[Tensor, Tensor], site: int, film: Any = None, layer: int = 0) -> Tensor:
+        h = h + self.attn.step(modulate(self.norm1(h), film, layer), cache, site)
+        return h + self.mlp(modulate(self.norm2(h), film, layer + 1))
 
 
 class Transformer(AutoregressiveModel):
@@ -83,10 +83,12 @@ class Transformer(AutoregressiveModel):
         n_heads: attention heads.
         n_layers: decoder blocks.
         dropout: dropout rate in training (0 keeps training deterministic given the seed).
-        n_conditions: C, the length of a condition vector c (0: not conditional); e(c), a learned embedding,
-            is added to every position's input (qgen.models.conditional).
+        n_conditions: C, the length of a condition vector c (0: not conditional; see qgen.models.conditional).
         condition_names: the conditions' names (e.g. ["h"]), for `at(h=...)` and reports.
         condition_table: the (T, C) condition vectors that training rows index (`condition_rows` fills it).
+        conditioning: how c enters (conditional models only): "film" scales and shifts the features after
+            every layer norm (gamma(c) * LN(h) + beta(c), identity at initialisation); "add" adds a learned
+            embedding e(c) to every position's input.
 
     Example:
         >>> model = Transformer(n_qubits=6, n_outcomes=4, d_model=16, n_heads=2, n_layers=1)
@@ -108,6 +110,7 @@ class Transformer(AutoregressiveModel):
         n_conditions: int = 0,
         condition_names: Sequence[str] | None = None,
         condition_table: Sequence[Sequence[float]] | None = None,
+        conditioning: str = "add",
     ) -> None:
         super().__init__(
             n_qubits,
@@ -116,6 +119,7 @@ class Transformer(AutoregressiveModel):
             condition_names=condition_names,
             condition_table=condition_table,
         )
+        check_conditioning(conditioning)
         for label, value in (("d_model", d_model), ("n_heads", n_heads), ("n_layers", n_layers)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ModelError(f"{label} must be a positive integer, got {value!r}")
@@ -131,7 +135,19 @@ class Transformer(AutoregressiveModel):
         self.norm = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, n_outcomes)
         if self.n_conditions:  # created last, so an unconditional model draws the same initial weights as ever
-            self.condition_embedding = ConditionEncoder(self.n_conditions, d_model)
+            self.hyperparameters["conditioning"] = conditioning
+            self.condition_embedding = (
+                FiLM(self.n_conditions, 2 * n_layers + 1, d_model)  # the blocks' two norms each, and the last
+                if conditioning == "film"
+                else ConditionEncoder(self.n_conditions, d_model)
+            )
+
+    def _condition(self, conditions: Tensor | None) -> tuple[Tensor | None, Any]:
+        """(e(c) to add to the inputs, FiLM's (gamma, beta)): one of them None, both without conditions."""
+        features = self.condition_features(conditions)
+        if self.hyperparameters.get("conditioning") == "film":
+            return None, features
+        return features, None
 
     def conditional_logits(self, inputs: Tensor, conditions: Tensor | None = None) -> Tensor:
         """Logits for every site of a prefix, all positions in one causal pass.
@@ -144,38 +160,38 @@ class Transformer(AutoregressiveModel):
             (n, L, K) logits.
         """
         h = self.token(inputs) + self.position[: inputs.shape[1]]
-        bias = self.condition_features(conditions)
+        bias, film = self._condition(conditions)
         if bias is not None:
             h = h + bias.unsqueeze(1)
         h = self.drop(h)
-        for block in self.blocks:
-            h = block(h)
-        return self.head(self.norm(h))
+        for i, block in enumerate(self.blocks):
+            h = block(h, film, 2 * i)
+        return self.head(modulate(self.norm(h), film, 2 * len(self.blocks)))
 
     def begin(self, n: int, conditions: Tensor | None = None) -> Any:
-        """Empty key/value caches, (n, heads, N, d_head) per layer, filled one position per step, and the
-        condition embedding (n, 1, d_model) added at every position (None without conditions)."""
+        """Empty key/value caches, (n, heads, N, d_head) per layer, filled one position per step, the condition
+        embedding (n, 1, d_model) added at every position and FiLM's (gamma, beta) (None where not used)."""
         d_model, n_heads = self.hyperparameters["d_model"], self.hyperparameters["n_heads"]
         shape = (n, n_heads, self.n_qubits, d_model // n_heads)
         empty = lambda: torch.empty(shape, dtype=self.dtype, device=self.device)  # noqa: E731
-        bias = self.condition_features(conditions)
-        return [(empty(), empty()) for _ in self.blocks], None if bias is None else bias.unsqueeze(1)
+        bias, film = self._condition(conditions)
+        return [(empty(), empty()) for _ in self.blocks], None if bias is None else bias.unsqueeze(1), film
 
     def step(self, token: Tensor, state: Any, site: int) -> tuple[Tensor, Any]:
         """One position: attends over the cache, so each step costs O(site) instead of a full O(site^2) pass.
 
         Args:
             token: (n,) int64, the previous symbol.
-            state: per-layer key/value caches and the condition embedding, from `begin`.
+            state: per-layer key/value caches, the condition embedding and FiLM's parameters, from `begin`.
             site: the position being generated.
 
         Returns:
             (n, K) logits and the updated caches.
         """
-        caches, bias = state
+        caches, bias, film = state
         h = self.token(token).unsqueeze(1) + self.position[site]
         if bias is not None:
             h = h + bias
-        for block, cache in zip(self.blocks, caches):
-            h = block.step(h, cache, site)
-        return self.head(self.norm(h))[:, 0], state
+        for i, (block, cache) in enumerate(zip(self.blocks, caches)):
+            h = block.step(h, cache, site, film, 2 * i)
+        return self.head(modulate(self.norm(h), film, 2 * len(self.blocks)))[:, 0], state

@@ -23,14 +23,32 @@ OPTIONS = {
     "pixelcnn": {"channels": 8},
     "transformer": {"d_model": 16, "n_heads": 2, "n_layers": 1},
 }
-FAMILIES = list(OPTIONS)
+# Every family with each way a condition enters: "rnn-film" is the RNN with conditioning="film".
+FAMILIES = [f"{case}-{how}" for case in OPTIONS for how in ("add", "film")]
 
 
 def make(case: str, n_qubits: int = 3, n_outcomes: int = 4, n_conditions: int = 2, seed: int = 0, **extra):
-    name = "rnn" if case == "lstm" else case
-    return build(
-        name, n_qubits=n_qubits, n_outcomes=n_outcomes, seed=seed, n_conditions=n_conditions, **OPTIONS[case], **extra
+    """A small model of `case` ("rnn", "rnn-film", ...); a FiLM model's modulation is drawn at random (it starts
+    as the identity, under which the condition would change nothing), unless `perturb=False`."""
+    family, _, how = case.partition("-")
+    perturb = extra.pop("perturb", True)
+    model = build(
+        "rnn" if family == "lstm" else family,
+        n_qubits=n_qubits,
+        n_outcomes=n_outcomes,
+        seed=seed,
+        n_conditions=n_conditions,
+        **({"conditioning": how} if how else {}),
+        **OPTIONS[family],
+        **extra,
     )
+    if how == "film" and n_conditions and perturb:
+        last = model.condition_embedding.encoder.net[-1]
+        gen = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            last.weight.copy_(0.5 * torch.randn(last.weight.shape, generator=gen))
+            last.bias.copy_(0.5 * torch.randn(last.bias.shape, generator=gen))
+    return model
 
 
 @pytest.mark.parametrize("case", FAMILIES)
@@ -94,7 +112,7 @@ def test_cached_steps_match_the_training_pass(case):
     np.testing.assert_allclose(table, view.log_prob(all_outcomes(4, 5)).numpy(), rtol=0, atol=1e-10)
 
 
-@pytest.mark.parametrize("case", ["rnn", "transformer"])
+@pytest.mark.parametrize("case", ["rnn-film", "transformer-film", "transformer-add"])
 def test_samples_fit_the_probabilities_at_a_condition(case):
     """Ancestral samples of P(. | c) pass a chi-square test against exp(log_prob(. | c)), for a view and for
     per-row conditions alike, and a seed gives the same bits through both."""
@@ -104,6 +122,27 @@ def test_samples_fit_the_probabilities_at_a_condition(case):
     samples = model.at(c).sample(20_000, generator=5)
     assert_samples_fit(samples, probs, 4)
     assert torch.equal(samples, model.sample(20_000, generator=5, conditions=c))
+
+
+@pytest.mark.parametrize("case", [f for f in FAMILIES if f.endswith("-film")])
+def test_film_starts_as_the_unconditional_model(case):
+    """FiLM starts at gamma = 1, beta = 0: at any condition a fresh model gives, bit for bit, the log-probabilities
+    and samples of the unconditional model built with the same seed (the shared weights are drawn alike)."""
+    plain = make(case, n_conditions=0).double().requires_grad_(False)
+    fresh = make(case, perturb=False).double().requires_grad_(False)
+    gamma, beta = fresh.condition_embedding(torch.tensor([[0.3, -2.0], [7.0, 1.0]], dtype=torch.float64))
+    assert bool((gamma == 1).all()) and bool((beta == 0).all())
+    x = all_outcomes(4, 3)
+    for c in ([0.0, 0.0], [0.7, -1.3], [25.0, 3.0]):
+        torch.testing.assert_close(fresh.log_prob(x, conditions=c), plain.log_prob(x), rtol=0, atol=0)
+    assert torch.equal(fresh.sample(200, generator=3, conditions=[0.7, -1.3]), plain.sample(200, generator=3))
+
+
+def test_conditioning_is_checked():
+    with pytest.raises(ModelError, match=r"conditioning must be one of \['add', 'film'\], got 'prefix'"):
+        make("rnn", conditioning="prefix")
+    assert "conditioning" not in make("transformer-film", n_conditions=0).config  # unconditional: nothing added
+    assert make("transformer-film").config["conditioning"] == "film"
 
 
 def test_condition_rows_extend_the_table_and_keep_indices():
@@ -119,15 +158,17 @@ def test_condition_rows_extend_the_table_and_keep_indices():
     assert one[:, -1].tolist() == [0, 0, 0, 0]
 
 
-def test_saved_model_keeps_its_table_and_names(tmp_path):
-    model = make("transformer", n_conditions=1, condition_names=["h"])
+@pytest.mark.parametrize("case", ["transformer-add", "transformer-film", "lstm-film", "pixelcnn-film"])
+def test_saved_model_keeps_its_table_and_names(tmp_path, case):
+    model = make(case, n_conditions=1, condition_names=["h"])
     rows = model.condition_rows(torch.randint(0, 4, (6, 3)), [[0.5], [1.0], [1.5]] * 2)
     save(model, tmp_path / "m.pt")
     again = load(tmp_path / "m.pt")
     assert again.condition_names == ("h",) and torch.equal(again.condition_table, model.condition_table)
     assert again.support == model.support
     torch.testing.assert_close(again.log_prob(rows), model.eval().log_prob(rows), rtol=0, atol=0)
-    assert repr(again.at(h=0.93)) == "AtCondition(Transformer, h=0.93)"
+    assert repr(again.at(h=0.93)).startswith("AtCondition(")
+    assert again.config == model.config
 
 
 def test_errors_name_what_was_expected():
@@ -179,13 +220,16 @@ def _product_probabilities(p_one: float) -> np.ndarray:
     return np.prod(np.where(strings == 1, p_one, 1 - p_one), axis=1)
 
 
-@pytest.mark.parametrize("case", ["transformer", pytest.param("rnn", marks=pytest.mark.slow)])  # rnn: ~14 s
+@pytest.mark.parametrize(
+    "case",
+    ["transformer-add", "transformer-film", pytest.param("rnn-film", marks=pytest.mark.slow)],  # rnn: ~14 s
+)
 def test_trainer_learns_each_condition(case):
     """Trained by the common Trainer on rows of two regimes, the model at each condition is the exact product
     distribution of that regime to a classical fidelity >= 0.99 (2,000 strings; the sampling noise alone
     leaves 1 - F of about 2e-3)."""
     outcomes, conditions = _two_regimes(2000, seed=0)
-    model = make(case, n_outcomes=2, n_conditions=1, condition_names=["h"])
+    model = make(case, n_outcomes=2, n_conditions=1, condition_names=["h"], perturb=False)
     rows = model.condition_rows(outcomes, conditions)
     Trainer(model, epochs=8, batch_size=100, lr=1e-2, progress=False, early_stopping_patience=None).fit(rows)
     for h, p_one in ((-1.0, 0.1), (1.0, 0.9)):
