@@ -9,6 +9,7 @@ from qgen.states.dmrg import tfim_mps, xxz_mps
 from qgen.states.exact_mps import ghz_mps, graph_mps
 from qgen.states.free_fermions import tfim_free_fermion_correlators, tfim_free_fermion_energy
 from qgen.states.hamiltonians import hamiltonian_of, tfim_hamiltonian, xxz_hamiltonian
+from qgen.states.lattice2d import heisenberg2d_hamiltonian, heisenberg2d_mps
 from qgen.states.library import (
     STATE_NAMES,
     from_density_matrix,
@@ -17,6 +18,7 @@ from qgen.states.library import (
     from_vector,
     ghz,
     graph,
+    heisenberg2d,
     product,
     tfim,
     w,
@@ -53,6 +55,9 @@ __all__ = [
     "graph",
     "tfim",
     "xxz",
+    "heisenberg2d",
+    "heisenberg2d_mps",
+    "heisenberg2d_hamiltonian",
     "from_spec",
     "tfim_hamiltonian",
     "xxz_hamiltonian",
