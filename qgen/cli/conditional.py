@@ -16,7 +16,15 @@ from typing import Any
 
 from qgen.cli.args import CommandError, check_device, check_options, check_outputs, parse_options
 
-__all__ = ["field_or_scan", "scanned_option", "simulate_scan", "train_conditional", "is_conditional", "evaluate_at"]
+__all__ = [
+    "field_or_scan",
+    "scanned_option",
+    "simulate_scan",
+    "trainer_options",
+    "train_conditional",
+    "is_conditional",
+    "evaluate_at",
+]
 
 # The state options a scan may run over: argparse dest -> the state constructor's keyword.
 _SCANNABLE = {"field": "h", "coupling": "J", "delta": "delta"}
@@ -85,8 +93,34 @@ def simulate_scan(args: argparse.Namespace, dest: str, finish: Any) -> int:
     return 0
 
 
+# --flag -> Trainer argument, passed only when given, as for the plain `qgen train` (the conditional recipe of
+# qgen.train.defaults fills in the rest).
+_TRAINER_FLAGS = {"optimizer": "optimizer", "weight_decay": "weight_decay", "val_fraction": "val_fraction"}
+
+
+def trainer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The training flags given on the command line, as Trainer arguments; the flags left out are not there.
+
+    Example:
+        >>> trainer_options(argparse.Namespace(optimizer="adamw", weight_decay=None, val_fraction=0.2, patience=None))
+        {'optimizer': 'adamw', 'val_fraction': 0.2, 'early_stopping_patience': None}
+    """
+    options = {name: getattr(args, flag, None) for flag, name in _TRAINER_FLAGS.items()}
+    options = {k: v for k, v in options.items() if v is not None}
+    # "none" is a value of its own for these two (no schedule, no early stopping): unset is argparse.SUPPRESS.
+    if hasattr(args, "schedule"):
+        options["schedule"] = args.schedule
+    if hasattr(args, "patience"):
+        options["early_stopping_patience"] = args.patience
+    return options
+
+
 def train_conditional(args: argparse.Namespace, defaults: dict[str, Any], finish: Any) -> int:
-    """`qgen train --condition NAME --data A.h5 [B.h5 ...]`: one conditional model on every file's rows."""
+    """`qgen train --condition NAME --data A.h5 [B.h5 ...]`: one conditional model on every file's rows.
+
+    Takes the plain `qgen train`'s flags and prints its plan (on stderr, unless --quiet); what the flags leave
+    out comes from the conditional recipe (`qgen.train.defaults.conditional_recipe`).
+    """
     from qgen.data import load
     from qgen.data.scan import combine
     from qgen.train.conditional import train_conditional as fit
@@ -98,19 +132,32 @@ def train_conditional(args: argparse.Namespace, defaults: dict[str, Any], finish
     check_device(args.device)
     options = check_options(args.model, parse_options(args.option), defaults)
     data = combine([load(p) for p in args.data], args.condition)
+    trainers: list[Any] = []
+
+    def keep_trainer(trainer: Any, epoch: int) -> None:
+        """Remember the Trainer (rank 0 runs callbacks), so that --quiet can still print its summary."""
+        if not trainers:
+            trainers.append(trainer)
+
     fit(
         args.model,
         data,
         seed=args.seed,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        lr=args.lr if args.lr is not None else 1e-3,  # the conditional path keeps its fixed defaults
+        lr=args.lr,
         output=str(out),
         resume=args.resume,
         device=args.device,
-        progress=not args.quiet and sys.stderr.isatty(),
+        progress=not args.quiet,
+        callbacks=[keep_trainer] if args.quiet else [],
         model_options=options,
+        max_minutes=getattr(args, "max_minutes", None),
+        plan=None if args.quiet else sys.stderr,
+        **trainer_options(args),
     )
+    if args.quiet and trainers and trainers[0].is_main:
+        print(trainers[0].summary(), file=sys.stderr, flush=True)
     finish(args, f"wrote {out} (conditional on {', '.join(args.condition)})", start)
     return 0
 

@@ -56,6 +56,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.data and len(args.data) == 1 and _is_vector_file(args.data[0]):
             raise CommandError(f"--data {args.data[0]} holds vectors: name a model of vectors with --model")
         args.model = DEFAULT_MODEL
+        if args.condition:  # the conditional benchmark's best model
+            from qgen.train.defaults import CONDITIONAL_MODEL
+
+            args.model = CONDITIONAL_MODEL
     defaults = options(args.model)
     if args.list_options:
         print(f"options of model {args.model!r} (qgen train --model {args.model} --option KEY=VALUE):")
@@ -64,11 +68,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if not args.data or not args.output:
         raise CommandError("--data and -o/--output are required (or --list-options)")
-    if args.condition:  # one conditional model over every --data file
-        unused = [f"--{k.replace('_', '-')}" for k in (*_TRAINER_FLAGS, "max_minutes") if getattr(args, k) is not None]
-        unused += [f"--{k}" for k in ("schedule", "patience") if hasattr(args, k)]
-        if unused:
-            raise CommandError(f"{', '.join(unused)}: not available with --condition yet (its defaults are fixed)")
+    if args.condition:  # one conditional model over every --data file: the same flags, its own recipe and plan
         from qgen.cli.conditional import train_conditional
 
         return train_conditional(args, defaults, _finish)

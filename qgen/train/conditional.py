@@ -3,61 +3,112 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+import numpy as np
 
 from qgen.errors import TrainingError
 from qgen.models.base import GenerativeModel
 from qgen.models.io import save
 from qgen.models.registry import build
-from qgen.train.defaults import default_settings
-from qgen.train.trainer import Trainer
+from qgen.train.defaults import CONDITIONAL_MODEL, TimeBudget, _pause, conditional_recipe, resolve_settings
+from qgen.train.trainer import Callback, Trainer
 
-__all__ = ["train_conditional"]
+__all__ = ["train_conditional", "describe_conditions"]
+
+
+def describe_conditions(data: Any) -> str:
+    """The conditions of a data set in one line, for the plan: each name with its distinct values.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> describe_conditions(SimpleNamespace(condition_names=["h"], conditions=np.array([[0.5], [1.0], [1.5]])))
+        'h: 3 values in [0.5, 1.5] (0.5, 1, 1.5)'
+    """
+    parts = []
+    for j, name in enumerate(data.condition_names):
+        values = np.unique(np.asarray(data.conditions)[:, j])
+        shown = ", ".join(f"{v:g}" for v in values[:8]) + (", ..." if len(values) > 8 else "")
+        parts.append(f"{name}: {len(values)} values in [{values.min():g}, {values.max():g}] ({shown})")
+    return "; ".join(parts)
 
 
 def train_conditional(
-    model_name: str,
+    model_name: str | None,
     data: Any,
     *,
     seed: int = 0,
     epochs: int | None = None,
     batch_size: int | None = None,
-    lr: float = 1e-3,
+    lr: float | None = None,
     output: str | os.PathLike | None = None,
     resume: bool = False,
     device: Any = "auto",
     progress: bool = True,
+    callbacks: Sequence[Callback] = (),
     model_options: dict[str, Any] | None = None,
+    max_minutes: float | None = None,
+    plan: TextIO | None = None,
     **trainer_options: Any,
 ) -> GenerativeModel:
-    """Build a conditional model on the data's conditions and train it with the data-size defaults.
+    """Build a conditional model on the data's conditions and train it with the conditional recipe.
 
     The rows the Trainer sees are the outcomes followed by each row's condition index
-    (qgen.models.conditional); the defaults (`default_settings`) are those of the total number of rows.
+    (qgen.models.conditional). Whatever the caller leaves out comes from `conditional_recipe(model_name,
+    n_rows, N)` (bench_conditional.py's measured settings), as `qgen.train.train` takes the plain recipe.
 
     Args:
-        model_name: "rnn", "pixelcnn" or "transformer".
+        model_name: "transformer" (None: the default, `CONDITIONAL_MODEL`), "rnn" or "pixelcnn".
         data: a MeasurementData with `conditions` (a scan, or `qgen.data.scan.combine` of several sets).
         output: write the trained model here (and its checkpoint beside it, OUTPUT.ckpt).
-        model_options: further hyperparameters (n_conditions and condition_names come from the data).
-        Other arguments as for `qgen.train.defaults.train`.
+        model_options: hyperparameters over the recipe's (n_conditions and condition_names come from the data).
+        max_minutes: pause after the first epoch that ends past this many minutes (`resume` continues).
+        plan: write the run's plan here before training (`qgen.train.plan.describe_plan`), on rank 0.
+        **trainer_options: any other Trainer argument (optimizer, weight_decay, schedule, val_fraction,
+            early_stopping_patience, ...), over the recipe's. Other arguments as for `qgen.train.train`.
 
     Returns:
         the trained conditional model, its `measurement` the data's record.
     """
     if getattr(data, "conditions", None) is None:
         raise TrainingError("a conditional model needs data with a condition column (a scan, or combined data sets)")
-    options = dict(model_options or {})
+    model_name = model_name or CONDITIONAL_MODEL
+    recipe = conditional_recipe(model_name, int(data.n_samples), int(data.n_qubits))
+    given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, **trainer_options}
+    settings, options = resolve_settings(recipe, given, model_options)
     options.update(n_conditions=len(data.condition_names), condition_names=list(data.condition_names))
     model = build(model_name, n_qubits=data.n_qubits, n_outcomes=data.n_outcomes, seed=seed, **options)
     rows = model.condition_rows(data)
-    settings = default_settings(len(rows))
-    settings.update({k: v for k, v in (("epochs", epochs), ("batch_size", batch_size)) if v is not None})
-    settings.update(trainer_options)
     checkpoint = Path(str(output) + ".ckpt") if output is not None else None
-    trainer = Trainer(model, lr=lr, seed=seed, checkpoint=checkpoint, device=device, progress=progress, **settings)
+    callbacks = list(callbacks)
+    budget = TimeBudget(max_minutes) if max_minutes is not None else None
+    if budget is not None:
+        callbacks.append(budget)
+    trainer = Trainer(
+        model, seed=seed, checkpoint=checkpoint, device=device, progress=progress, callbacks=callbacks, **settings
+    )
+    if plan is not None and trainer.is_main:
+        from qgen.train.plan import describe_plan
+
+        shown = {k: v for k, v in options.items() if k not in ("n_conditions", "condition_names")}
+        text = describe_plan(
+            trainer,
+            rows,
+            model_name=model_name,
+            options=shown,
+            source=recipe.source,
+            conditions=describe_conditions(data),
+        )
+        if max_minutes is not None:
+            text += f"\n  time budget    {max_minutes:g} min (--max-minutes): stops after the epoch that passes it"
+        print(text, file=plan, flush=True)
+    if budget is not None:
+        budget.start()  # the plan's timing is not training time
     trainer.fit(rows, resume=resume)
+    if budget is not None and budget.used and trainer.checkpoint is not None and trainer.is_main:
+        _pause(trainer.checkpoint)
     trainer.model.measurement = data.measurement_record()
     if output is not None and trainer.is_main:
         save(trainer.model, output)

@@ -89,7 +89,15 @@ def time_steps(trainer: Any, rows: Tensor, n_steps: int = PROBE_STEPS) -> dict[s
     return {"step": timed.history["time"][-1] / steps, "val_row": val_seconds / len(val_rows), "steps": steps}
 
 
-def describe_plan(trainer: Any, outcomes: Tensor, *, model_name: str, options: dict[str, Any], source: str) -> str:
+def describe_plan(
+    trainer: Any,
+    outcomes: Tensor,
+    *,
+    model_name: str,
+    options: dict[str, Any],
+    source: str,
+    conditions: str | None = None,
+) -> str:
     """The plan of `trainer`'s run on `outcomes`, as one block of text (what `qgen train` prints on stderr).
 
     Says the model and its options, its number of parameters, the data's size and split, the optimizer and
@@ -102,6 +110,7 @@ def describe_plan(trainer: Any, outcomes: Tensor, *, model_name: str, options: d
         model_name: the registered name of the model.
         options: the hyperparameters the model was built with.
         source: where the defaults come from (`Recipe.source`).
+        conditions: for a conditional model, its conditions in words (a line of its own after the data).
     """
     model = trainer.model
     n = outcomes.shape[0]
@@ -135,6 +144,8 @@ def describe_plan(trainer: Any, outcomes: Tensor, *, model_name: str, options: d
         f"  epochs         at most {trainer.epochs}; early stopping {stopping}",
         f"  steps          batch {trainer.batch_size}: {per_epoch:,} per epoch, {per_epoch * trainer.epochs:,} in all",
     ]
+    if conditions is not None:
+        lines.insert(3, f"  conditions     {conditions}: one model for all")
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         lines.append("  time           not estimated under torchrun")
     else:
