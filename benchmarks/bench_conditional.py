@@ -31,6 +31,7 @@ import torch
 from qgen.data.scan import simulate_scan
 from qgen.data.simulation import simulate
 from qgen.files import atomic_write
+from qgen.measurement.povm import POVM
 from qgen.models import build
 from qgen.report.conditional import phase_diagram, phase_point
 from qgen.report.plots import plot_phase_diagram, save_figure
@@ -71,6 +72,7 @@ def main() -> int:
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", default="transformer", choices=["transformer", "rnn", "pixelcnn"])
+    parser.add_argument("--conditioning", default="add", choices=["add", "film"], help="how h enters the network")
     parser.add_argument("--out", default=str(RESULTS / "conditional.json"), help="results file (JSON)")
     parser.add_argument(
         "--figure", default=str(FIGURES / "conditional_phase_diagram.png"), help="phase-diagram figure (PNG)"
@@ -85,13 +87,29 @@ def main() -> int:
 
     data = simulate_scan(FAMILY, "h", args.train_fields, "tetra", args.samples, seed=args.seed, reference=False)
     trained = sorted(set(data.conditions[:, 0].tolist()))
+    # The data's own <X> at each trained field (dual-frame average, standard error over strings): the noise floor
+    # that no model of these strings can be expected to beat by much.
+    x_coefficients = POVM.named("tetra").coefficients("X").real
+    data_x = {}
+    for h in trained:
+        per_string = x_coefficients[np.asarray(data.outcomes)[data.conditions[:, 0] == h]].mean(axis=1)
+        data_x[h] = (float(per_string.mean()), float(per_string.std(ddof=1) / np.sqrt(len(per_string))))
     model = build(
-        args.model, n_qubits=10, n_outcomes=4, seed=args.seed, n_conditions=1, condition_names=["h"], **options
+        args.model,
+        n_qubits=10,
+        n_outcomes=4,
+        seed=args.seed,
+        n_conditions=1,
+        condition_names=["h"],
+        conditioning=args.conditioning,
+        **options,
     )
     rows = model.condition_rows(data)
     model.measurement = data.measurement_record()
     cpu = train(model, rows, args, args.epochs)
     rate = len(rows) * args.epochs / cpu
+    val_loss = [float(v) for v in model.history["val_loss"]]
+    print(f"validation loss per epoch {[round(v, 5) for v in val_loss]}; best epoch {int(np.argmin(val_loss))}")
     print(
         f"conditional: {len(rows):,} rows (training and validation), {args.epochs} epochs, {cpu:.0f} CPU s "
         f"({rate:.0f} rows per CPU s)"
@@ -102,16 +120,21 @@ def main() -> int:
     rows_out = []
     for h, f, x, xe, zz, zze in zip(*(diagram[k] for k in ("values", "fidelity", "x", "x_exact", "zz", "zz_exact"))):
         kind = "trained" if np.any(np.isclose(h, trained)) else "held out"
-        rows_out.append({"h": h, "kind": kind, "fidelity": f, "x": x, "x_exact": xe, "zz": zz, "zz_exact": zze})
+        row = {"h": h, "kind": kind, "fidelity": f, "x": x, "x_exact": xe, "zz": zz, "zz_exact": zze}
+        seen = next((v for t, v in data_x.items() if np.isclose(h, t)), None)
+        if seen is not None:
+            row.update(x_data=seen[0], x_data_stderr=seen[1])
+        rows_out.append(row)
         print(
             f"h {h:.3f} {kind:<9} F {f:.5f}  <X> {x:.5f} exact {xe:.5f} ({100 * (x - xe) / xe:+.2f} %)  "
             f"<Z0Z5> {zz:.4f} exact {zze:.4f}"
+            + ("" if seen is None else f"  data <X> {seen[0]:.5f} +- {seen[1]:.5f} ({100 * (seen[0] / xe - 1):+.2f} %)")
         )
 
     separate = []
     for i, h in enumerate(float(v) for v in args.separate.split(",") if v.strip()):
         own = simulate(from_spec({**FAMILY, "h": h}), "tetra", args.samples, seed=10_000 + i, reference=False)
-        alone = build(args.model, n_qubits=10, n_outcomes=4, seed=args.seed, **options)
+        alone = build(args.model, n_qubits=10, n_outcomes=4, seed=args.seed, **options)  # no condition: no FiLM
         cpu_alone = train(alone, own.outcomes, args, args.separate_epochs)
         point = phase_point(alone, from_spec({**FAMILY, "h": h}), "tetra")
         at = phase_point(model.at(h=h), from_spec({**FAMILY, "h": h}), "tetra")
@@ -141,6 +164,7 @@ def main() -> int:
         "trained": trained,
         "conditional_cpu_s": cpu,
         "conditional_rows_per_cpu_s": rate,
+        "val_loss": val_loss,
         "wall_s": time.perf_counter() - wall,
         "points": rows_out,
         "separate": separate,
