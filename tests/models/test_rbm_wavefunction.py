@@ -399,7 +399,7 @@ def test_monte_carlo_fidelity_of_a_product_state_at_24_qubits() -> None:
     (amplitude b, phase b'); the target's sites are psi_i's rotated slightly.
     """
     n = 24
-    model = build("rbm-complex", n_qubits=n, n_outcomes=6, n_hidden=2, seed=0, n_chains=500).double()
+    model = build("rbm-complex", n_qubits=n, n_outcomes=6, n_hidden=2, seed=0, n_chains=200).double()
     rng = np.random.default_rng(8)
     with torch.no_grad():
         for p in model.parameters():
@@ -443,7 +443,7 @@ def test_a_24_qubit_model_trains_with_the_sampled_phase_and_its_state_is_refused
 def test_positive_rbm_monte_carlo_fidelity_at_24_qubits() -> None:
     """rbm-positive beyond the dense limit: its `sample` (PCD model, Gibbs) and -F / 2 give the closed form."""
     n = 24
-    model = PositiveRBM(n, n_hidden=2, n_chains=500).double()
+    model = PositiveRBM(n, n_hidden=2, n_chains=200).double()
     rng = np.random.default_rng(9)
     with torch.no_grad():
         for p in model.parameters():
