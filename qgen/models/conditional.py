@@ -10,10 +10,13 @@ References:
     arXiv:2211.16943 (2022): a Transformer decoder conditioned on the Hamiltonian's parameters;
     A. van den Oord et al., "Conditional Image Generation with PixelCNN Decoders", NeurIPS 2016.
 
-How a condition enters each network (the mechanism, `ConditionEncoder`): a two-layer perceptron maps c to a
-learned embedding e(c), which the Transformer adds to every position's input (token + position + e(c)), the
-PixelCNN adds to every position's input features, and the RNN takes as its initial hidden state (tanh e(c),
-one slice per layer). With `n_conditions=0` (the default) none of this exists: the models are unchanged.
+How a condition enters each network (`conditioning=`): with "add" (`ConditionEncoder`), a two-layer perceptron
+maps c to a learned embedding e(c), which the Transformer adds to every position's input (token + position +
+e(c)), the PixelCNN adds to every position's input features, and the RNN takes as its initial hidden state
+(tanh e(c), one slice per layer). With "film" (`FiLM`), the perceptron gives a scale and a shift per layer and
+feature, gamma(c) * h + beta(c), applied after each of the Transformer's layer norms, to each RNN layer's output
+and to each PixelCNN block's output; it starts as the identity (gamma = 1, beta = 0), so training starts from
+the unconditional network. With `n_conditions=0` (the default) none of this exists: the models are unchanged.
 
 How conditions travel through training. The Trainer hands a model (n, d) integer batches and knows nothing of
 conditions, so a conditional model's training rows carry them: a row is the N outcome codes followed by one
