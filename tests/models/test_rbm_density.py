@@ -12,12 +12,15 @@ import torch
 from qgen.autocorrelation import integrated_time
 from qgen.data import import_qucumber
 from qgen.data.importers import import_density_matrix_text
-from qgen.errors import ModelError
+from qgen.errors import MetricError, ModelError
 from qgen.metrics.fidelity import uhlmann_fidelity
+from qgen.metrics.positive import model_state
 from qgen.models import build
 from qgen.models.base import Step
 from qgen.models.rbm import DensityRBM
 from qgen.states.dense import DenseState
+from qgen.states.exact_mps import ghz_mps
+from qgen.states.mps import MPSState
 from qgen.strings import all_outcomes
 from qgen.train import Trainer
 from tests.helpers import Interrupted, InterruptedTrainer, assert_samples_fit
@@ -367,3 +370,50 @@ def test_a_24_qubit_model_trains_with_the_sampled_phase_and_its_state_is_refused
     assert all(bool(torch.isfinite(p).all()) for p in model.parameters())
     with pytest.raises(ModelError, match="24 qubits exceeds the limit of 10"):
         model.as_state()
+    with pytest.raises(MetricError, match="as_state\\(\\) is unavailable"):
+        model_state(model)
+    # after two epochs the diagonal's samples miss GHZ's two strings: 0 +- 0, and the details say why
+    estimate = model.fidelity(ghz_mps(n), n_samples=300, generator=2)
+    assert estimate.method == "mc" and estimate.details["n_model_samples"] == 300
+    assert estimate.details["model_samples_on_target_support"] == 0 and estimate.value == estimate.stderr == 0
+
+
+def test_monte_carlo_fidelity_matches_the_exact_one() -> None:
+    """N = 6, a pure target near the model's top eigenvector: within 4 standard errors of <phi|rho|phi>."""
+    model = random_density_rbm(6, 3, 1, seed=12, scale=0.3)
+    rho = model.density_matrix().numpy()
+    top = np.linalg.eigh(rho)[1][:, -1]
+    rng = np.random.default_rng(12)
+    target = DenseState.normalized(top + 0.05 * (rng.normal(size=top.size) + 1j * rng.normal(size=top.size)))
+    exact = model.fidelity(target)
+    estimate = model.fidelity(target, method="mc", n_samples=5000, generator=0)
+    assert (
+        exact.method == "exact" and abs(exact.value - float(np.vdot(target.vector, rho @ target.vector).real)) < 1e-12
+    )
+    assert estimate.method == "mc" and 0.3 < exact.value < 0.98 and 0 < estimate.stderr < 0.03
+    assert abs(estimate.value - exact.value) < 4 * estimate.stderr
+    with pytest.raises(ModelError, match="pure target"):
+        model.fidelity(DenseState(density_matrix=np.eye(64) / 64))
+
+
+def test_monte_carlo_fidelity_of_a_product_state_at_24_qubits() -> None:
+    """With all weights 0, rho = |psi><psi| for the product psi_i(s) = exp(b_i(s) / 2 + i b'_i(s) / 2) of the
+    amplitude and phase visible biases (the auxiliary factor is a constant): against the closed form."""
+    n = 24
+    model = build("rbm-density", n_qubits=n, n_outcomes=6, n_hidden=2, n_aux=2, seed=0, n_chains=200).double()
+    rng = np.random.default_rng(8)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.amplitude.visible_bias.copy_(torch.as_tensor(rng.normal(size=(n, 2))))
+        model.phase.visible_bias.copy_(torch.as_tensor(rng.normal(size=(n, 2))))
+    b, b_phase = model.amplitude.visible_bias.detach().numpy(), model.phase.visible_bias.detach().numpy()
+    sites = np.exp(0.5 * b + 0.5j * b_phase)  # rho(s, s') = exp(-(F(s) + F(s')) / 2 - i (G(s) - G(s')) / 2)
+    sites /= np.linalg.norm(sites, axis=1, keepdims=True)
+    targets = sites + 0.1 * (rng.normal(size=(n, 2)) + 1j * rng.normal(size=(n, 2)))
+    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+    closed_form = float(np.prod(np.abs((targets.conj() * sites).sum(1)) ** 2))
+    estimate = model.fidelity(MPSState([t.reshape(1, 2, 1) for t in targets]), n_samples=4000, generator=1)
+    assert model.hyperparameters["negative_phase"] == "sampled"
+    assert estimate.method == "mc" and 0.2 < closed_form < 0.9
+    assert abs(estimate.value - closed_form) < 4 * estimate.stderr and estimate.stderr < 0.03

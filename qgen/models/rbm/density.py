@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import Tensor, nn
@@ -15,7 +15,8 @@ from qgen.estimate import Estimate
 from qgen.models.base import GenerativeModel, Step, Update
 from qgen.models.rbm.ais import ais_log_partition
 from qgen.models.rbm.bases import BASIS_ROWS, MAX_ROTATED, complex_logsumexp, rotated_strings, sample_pauli6
-from qgen.models.rbm.energy import RBMEnergy
+from qgen.models.rbm.energy import RBMEnergy, uniform
+from qgen.models.rbm.gibbs import sample_chains
 from qgen.models.rbm.negative_phase import (
     chains_from_data,
     check_chain_options,
@@ -23,6 +24,7 @@ from qgen.models.rbm.negative_phase import (
     joint_energy,
     resolve_negative_phase,
 )
+from qgen.models.rbm.overlap import sampled_mixed_fidelity
 from qgen.seeding import as_generator
 from qgen.strings import all_outcomes
 
@@ -65,7 +67,8 @@ class DensityRBM(GenerativeModel):
     persistent block-Gibbs chains of the diagonal: it is the marginal of one RBM whose hidden layer is the
     amplitude RBM's hidden units and the auxiliary units together (`negative_phase.joint_energy`), `k` sweeps per
     update, the chains a buffer (checkpoints and bit-exact resume carry them). `negative_phase` forces either
-    and the config records the choice. `sample` and `as_state` build the dense rho (N <= 10).
+    and the config records the choice. `sample` and `as_state` build the dense rho (N <= 10); beyond,
+    `fidelity` estimates <phi|rho|phi> / Tr rho with a pure target by Monte Carlo.
 
     References:
         G. Torlai and R. G. Melko, "Latent space purification via neural density operators", Phys. Rev. Lett.
@@ -259,6 +262,44 @@ class DensityRBM(GenerativeModel):
         from qgen.states.dense import DenseState
 
         return DenseState(density_matrix=self.density_matrix().cpu().numpy())
+
+    def fidelity(
+        self,
+        target: Any,
+        *,
+        method: str = "auto",
+        n_samples: int = 4096,
+        generator: torch.Generator | int | None = None,
+    ) -> Estimate:
+        """<phi|rho|phi> / Tr rho with a pure target (DenseState or MPSState).
+
+        Args:
+            target: the pure target state of N qubits.
+            method: "auto" (exact for N <= 10, else Monte Carlo), "exact" (the dense rho) or "mc": `n_samples`
+                pairs of exact target draws and as many Gibbs samples of the diagonal (burn-in and thinning from
+                their autocorrelation time), `qgen.models.rbm.overlap.sampled_mixed_fidelity`.
+            n_samples: samples of each for "mc".
+            generator: the randomness of "mc".
+        """
+        if method not in ("auto", "exact", "mc"):
+            raise ModelError(f"method must be 'auto', 'exact' or 'mc', got {method!r}")
+        if not getattr(target, "is_pure", False):
+            raise ModelError("fidelity() takes a pure target; for two mixed states use qgen.metrics.quantum_fidelity")
+        if method == "exact" or (method == "auto" and self.n_qubits <= MAX_DENSITY_QUBITS):
+            from qgen.states.dense import DenseState
+
+            vector = getattr(target, "vector", None)
+            pure = DenseState(vector=target.to_dense() if vector is None else vector)
+            return Estimate(self.as_state().fidelity(pure), 0.0, "exact", 0, {"configurations": 4**self.n_qubits})
+        if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
+            raise ModelError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+        g = as_generator(generator, self.device)
+        energy = self.diagonal_energy()
+        init = (uniform((self.hyperparameters["n_chains"], self.n_qubits), g, self.device, torch.float64) < 0.5).long()
+        bits, report = sample_chains(energy, init, n_samples, g)
+        return sampled_mixed_fidelity(
+            self.log_density, self._log_diagonal, bits, target, n_samples, g, {"gibbs": report}
+        )
 
     def sample(self, n: int, *, generator: torch.Generator | int | None = None) -> Tensor:
         """n pauli6 codes: each qubit's basis uniform, then the bits from <s_b|rho|s_b> of that setting (exact)."""
