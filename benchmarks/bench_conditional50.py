@@ -15,8 +15,10 @@ Goal (issue 15): F >= 0.98 at every held-out h.
 
 The run has three stages that can run as separate processes (the training is the expensive part, tens of
 CPU minutes on one thread): `--stage train` writes the conditional model (and a checkpoint; `--resume`
-continues it), `--stage separate` the separate models, `--stage evaluate` reads them and writes the JSON and
-the figure; `--stage all` (default) does the three in turn.
+continues it), `--stage separate` trains (unless their files exist) and evaluates the separate models,
+`--stage evaluate` evaluates the conditional model on the grid and writes the JSON and the figure; `--stage
+all` (default) does the three in turn. Every estimate at field h draws its samples from a seed of (seed, h),
+so the conditional and the separate model at h are measured on the same target samples, in any process.
 
 Reproduce (one torch thread; writes benchmarks/results/conditional50.json and
 docs/figures/conditional50_phase_diagram.png):
@@ -102,62 +104,78 @@ def stage_train(args: argparse.Namespace) -> None:
     rate = len(rows) * len(model.history.get("epoch", [])) / max(cpu, 1e-9)
     print(f"conditional: {len(rows):,} rows (training and validation), {cpu:.0f} CPU s ({rate:.0f} rows/CPU s)")
     save(model, path)
-    _merge(Path(str(path) + ".json"), {"conditional_cpu_s": cpu, "conditional_rows_per_cpu_s": rate})
+    _merge(_timings(args), {"conditional_cpu_s": cpu, "conditional_rows_per_cpu_s": rate})
+
+
+def field_seed(args: argparse.Namespace, h: float) -> int:
+    """The seed of every estimate at field h: the same target samples for the conditional and a separate model,
+    whichever process evaluates them."""
+    from qgen.data.scan import point_seed
+
+    return point_seed(args.seed, int(round(1000 * h)))
+
+
+def evaluate_point(model: Any, h: float, args: argparse.Namespace) -> dict[str, Any]:
+    from qgen.report.conditional import phase_point
+    from qgen.states.library import from_spec
+
+    target = from_spec({**family(), "h": h}, representation="mps")
+    return phase_point(model, target, "tetra", n_samples=args.n_eval, seed=field_seed(args, h))
 
 
 def stage_separate(args: argparse.Namespace) -> None:
+    """Train (unless its file exists) and evaluate a separate model at each --separate field."""
     from qgen.data.simulation import simulate
-    from qgen.models import build, save
+    from qgen.models import build, load, save
     from qgen.states.library import from_spec
 
-    times = {}
+    times, points = {}, {}
     for i, h in enumerate(_separate_fields(args)):
-        target = from_spec({**family(), "h": h}, representation="mps")
-        own = simulate(target, "tetra", args.samples, seed=10_000 + i, reference=False)
-        alone = build(args.model, n_qubits=N_QUBITS, n_outcomes=4, seed=args.seed, **model_options(args))
         path = _separate_file(args, h)
-        times[str(h)] = fit(alone, own.outcomes, args, args.separate_epochs, Path(str(path) + ".ckpt"))
-        alone.measurement = own.measurement_record()
-        save(alone, path)
-        print(f"separate h {h}: {times[str(h)]:.0f} CPU s", flush=True)
-    _merge(Path(str(args.model_file) + ".json"), {"separate_cpu_s": times})
+        if path.exists():
+            alone = load(path, map_location="cpu")
+        else:
+            target = from_spec({**family(), "h": h}, representation="mps")
+            own = simulate(target, "tetra", args.samples, seed=10_000 + i, reference=False)
+            alone = build(args.model, n_qubits=N_QUBITS, n_outcomes=4, seed=args.seed, **model_options(args))
+            times[str(h)] = fit(alone, own.outcomes, args, args.separate_epochs, Path(str(path) + ".ckpt"))
+            alone.measurement = own.measurement_record()
+            save(alone, path)
+        points[str(h)] = evaluate_point(alone.eval(), h, args)
+        print(_line(h, "separate", points[str(h)]), flush=True)
+    record = _read(_timings(args))
+    _merge(_timings(args), {"separate_cpu_s": {**record.get("separate_cpu_s", {}), **times}, "separate": points})
 
 
 def stage_evaluate(args: argparse.Namespace) -> None:
     from qgen.models import load
-    from qgen.report.conditional import phase_diagram, phase_point
     from qgen.report.plots import plot_phase_diagram, save_figure
-    from qgen.states.library import from_spec
 
     model = load(args.model_file, map_location="cpu").eval()
     trained = sorted(float(v) for v in model.condition_table[:, 0].tolist())
     grid = np.round(np.arange(0.5, 1.5 + 1e-9, args.step), 10).tolist()
-    values = sorted(set(grid) | set(trained))
-    diagram = phase_diagram(
-        model, family(), "h", values, "tetra", n_samples=args.n_eval, seed=args.seed, representation="mps"
-    )
+    values = sorted(set(grid) | set(trained) | set(_separate_fields(args)))
     points = []
-    for i, h in enumerate(diagram["values"]):
+    for h in values:
         kind = "trained" if np.any(np.isclose(h, trained)) else "held out"
-        row = {"h": h, "kind": kind, **{k: diagram[k][i] for k in _KEYS}}
+        row = {"h": h, "kind": kind, **evaluate_point(model.at(h=h), h, args)}
         points.append(row)
         print(_line(h, kind, row), flush=True)
+    diagram = {"parameter": "h", "values": values, **{k: [r[k] for r in points] for k in _KEYS}}
+    timings = _read(_timings(args))
     separate = []
     for h in _separate_fields(args):
-        path = _separate_file(args, h)
-        if not path.exists():
-            print(f"separate model for h {h} missing ({path}): run --stage separate", flush=True)
+        alone = timings.get("separate", {}).get(str(h))
+        if alone is None:
+            print(f"separate model at h {h} not evaluated: run --stage separate", flush=True)
             continue
-        target = from_spec({**family(), "h": h}, representation="mps")
-        alone_model = load(path, map_location="cpu").eval()
-        alone = phase_point(alone_model, target, "tetra", n_samples=args.n_eval, seed=args.seed)
-        at = phase_point(model.at(h=h), target, "tetra", n_samples=args.n_eval, seed=args.seed)
+        at = next(r for r in points if r["h"] == h)
         separate.append({"h": h, "separate": alone, "conditional": at})
         print(f"{_line(h, 'separate', alone)}\n{_line(h, 'conditional', at)}", flush=True)
     # Independent check of the MPS targets: DMRG's <X> and <Z_0 Z_25> against the free-fermion solution.
     from qgen.states.free_fermions import tfim_free_fermion_correlators
 
-    free = [tfim_free_fermion_correlators(N_QUBITS, h=h) for h in diagram["values"]]
+    free = [tfim_free_fermion_correlators(N_QUBITS, h=h) for h in values]
     dmrg_error = max(
         max(abs(r["x_exact"] - f["X"].mean()), abs(r["zz_exact"] - f["ZZ"][0, N_QUBITS // 2]))
         for r, f in zip(points, free)
@@ -175,14 +193,13 @@ def stage_evaluate(args: argparse.Namespace) -> None:
         f"max |<X> error| {100 * worst_x:.2f} %",
         flush=True,
     )
-    timings = _read(Path(str(args.model_file) + ".json"))
     record = {
         "command": shlex.join(["python", *sys.argv]),
         "threads": torch.get_num_threads(),
         "settings": dict(vars(args)),
         "trained": trained,
-        "methods": diagram["methods"],
-        **timings,
+        "methods": points[0]["methods"],
+        **{k: v for k, v in timings.items() if k != "separate"},
         "points": points,
         "separate": separate,
         "min_heldout_fidelity": worst["fidelity"],
@@ -196,6 +213,10 @@ def stage_evaluate(args: argparse.Namespace) -> None:
     with atomic_write(Path(args.out)) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=1))
     save_figure(plot_phase_diagram(diagram, trained=trained, label=f"conditional {args.model}"), Path(args.figure))
+
+
+def _timings(args: argparse.Namespace) -> Path:
+    return Path(str(args.model_file) + ".json")
 
 
 _KEYS = ("fidelity", "fidelity_stderr", "x", "x_stderr", "x_exact", "zz", "zz_stderr", "zz_exact")
@@ -248,7 +269,7 @@ def main() -> int:
     parser.add_argument("--weight-decay", type=float, default=0.0)
     parser.add_argument("--max-minutes", type=float, default=None, help="pause training after this budget")
     parser.add_argument("--resume", action="store_true", help="continue training from the checkpoints")
-    parser.add_argument("--n-eval", type=int, default=10_000, help="samples per estimate (target and model)")
+    parser.add_argument("--n-eval", type=int, default=5_000, help="samples per estimate (target and model)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model-file", default=str(RESULTS / "conditional50_transformer.pt"))
     parser.add_argument("--out", default=str(RESULTS / "conditional50.json"), help="results file (JSON)")
