@@ -195,3 +195,8 @@ def test_unconverged_states_are_cached_only_for_lenient_callers(tmp_path, monkey
     assert again.dmrg["cached"] and not again.dmrg["converged"] and again.energy == first.energy
     with pytest.raises(StateError, match="did not converge"):  # a strict caller recomputes, and fails the same way
         heisenberg2d_mps(4, 4, **args)
+
+
+def test_truncated_dmrg_is_reproducible():
+    a, b = (heisenberg2d_mps(4, 4, max_bond=8, cache=False, strict=False, max_sweeps=4) for _ in range(2))
+    assert a.energy == b.energy and all(np.array_equal(x, y) for x, y in zip(a.tensors, b.tensors))
