@@ -1,20 +1,31 @@
-"""CPU sampling of an MPS under a local POVM: one BLAS product and one fused numba pass per site.
+"""CPU sampling of an MPS under a local POVM: one BLAS product and three vectorised numba passes per site.
 
-The batched torch sampler of qgen.states.mps_measurement spends two thirds of its CPU time outside the one
-matrix product that does the real work: in tiny batched (4 x chi) products and in passes over memory
-between them. Here the product phi = l A_i of all samples stays a BLAS call (numpy's), and everything after
-it (the 2 x 2 conditional density matrix of each sample, the probabilities of the rank-1 pieces, the draw,
-and the next left vector) is one hand-written loop, compiled by numba, that reads phi once and writes l once.
-The loop over sites runs inside one compiled call per chunk (numba's np.dot reaches the same BLAS), and a
-chunk is small enough (about 1 MiB) that phi stays in the L2 cache between the product and the loop.
-No library fuses these steps. Chunks of samples run on a pool of threads (BLAS pinned to one thread each, so
-the pool does not oversubscribe the cores); every sample reads only its own row of uniforms, so the bits do
-not depend on the chunking or the number of threads.
+The batched torch sampler of qgen.measurement.mps spends most of its CPU time outside the one matrix product
+that does the real work: in tiny batched (4 x chi) products and in passes over memory between them. Here the
+product phi = l A_i of a whole chunk of samples is a BLAS call, and everything after it (the 2 x 2
+conditional density matrix of each sample, the probabilities of the rank-1 pieces, the draw, and the next
+left vector) is hand-written numba code.
 
-For site i and one sample with unit left vector l (real-stacked: rows Re l, Im l):
-phi_s = (l A_i)[:, s, :], rho_{ss'} = sum_k phi_s[k] conj(phi_s'[k]), P(r | a_<i) = <w_r| rho |w_r> for the
-rank-1 POVM pieces M_a = sum_{r in a} |w_r><w_r|, r drawn by inverting the cumulative sum with the sample's
-uniform u_i, and l <- <w_r|phi> / sqrt(P(r | a_<i)).
+Layout: the samples are the innermost (contiguous) axis of every array. The left vectors of a chunk of n
+samples are L (2, chi_l, n) (real and imaginary part, bond index, sample) and the product writes
+Y (2, 2, chi_r, n) (Re/Im, physical index s, bond index k, sample). So every loop over the bond index k has
+an inner loop over samples that reads whole rows: LLVM vectorises it (8 samples per AVX-512 instruction),
+where a loop over k of length chi = 22 with one sample at a time stayed scalar. Per site:
+
+1. Y = A_i^T L: for a real MPS two BLAS products (2 chi_r, chi_l) @ (chi_l, n), one per part of L; for a
+   complex one a single real product of the stacked [[Re A^T, -Im A^T], [Im A^T, Re A^T]] (4 chi_r, 2 chi_l)
+   with L viewed as (2 chi_l, n). The products are the floor of the cost (about 60 % of it at chi = 22).
+2. One pass over Y accumulates rho_{ss'} = sum_k phi_s[k] conj(phi_s'[k]) for all samples at once.
+3. Per sample (vectorised over samples as well): P(r | a_<i) = <w_r| rho |w_r> for the rank-1 POVM pieces
+   M_a = sum_{r in a} |w_r><w_r|, r drawn by inverting the cumulative sum with the sample's uniform u_i.
+4. A second pass over Y writes l <- <w_r|phi> / sqrt(P(r | a_<i)) in the layout the next product reads.
+
+Chunks of samples run on a pool of threads (BLAS pinned to one thread each, so the pool does not
+oversubscribe the cores); every sample reads only its own row of uniforms, and the arithmetic of a sample
+does not depend on its neighbours, so the bits do not depend on the chunking or the number of threads.
+
+References:
+    A. J. Ferris and G. Vidal, PRB 85, 165146 (2012) (perfect sampling of tensor networks).
 """
 
 from __future__ import annotations
@@ -31,96 +42,162 @@ __all__ = ["KernelSampler"]
 # cache: compiled code is kept on disk so a new process does not pay the JIT (about 2 s) again.
 _JIT = {"nogil": True, "cache": True, "fastmath": {"contract", "reassoc"}, "boundscheck": False}
 
-
-@numba.njit(inline="always", **_JIT)
-def _phi(y, j, k, complex_mps):  # pragma: no cover - compiled
-    """(Re phi_0, Im phi_0, Re phi_1, Im phi_1) at bond index k of sample j."""
-    if complex_mps:
-        return (
-            y[0, j, 0, k] - y[1, j, 2, k],
-            y[0, j, 2, k] + y[1, j, 0, k],
-            y[0, j, 1, k] - y[1, j, 3, k],
-            y[0, j, 3, k] + y[1, j, 1, k],
-        )
-    return y[0, j, 0, k], y[1, j, 0, k], y[0, j, 1, k], y[1, j, 1, k]
+# Rows of the per-chunk scratch array (13, n): per-sample values of one site, each a contiguous row.
+_RHO00, _RHO11, _RHO01R, _RHO01I, _TOTAL, _TARGET, _ACC, _CHOSEN, _C0R, _C0I, _C1R, _C1I, _PICKED = range(13)
 
 
 @numba.njit(**_JIT)
-def _site_step(y, wr, wi, parent, u, site, out, l_next):  # pragma: no cover - compiled
-    """y (2, n, C, chi): l A_i with rows (Re l, Im l) and columns (s, k) for a real MPS (C = 2) or
-    (Re/Im A, s, k) for a complex one (C = 4). Writes out[:, site] and l_next (2, n, chi)."""
-    n = y.shape[1]
-    chi = y.shape[3]
-    complex_mps = y.shape[2] == 4
+def _piece_weights(wr, wi):  # pragma: no cover - compiled
+    """(4, R): <w|rho|w> = |w0|^2 rho00 + |w1|^2 rho11 + 2 Re(conj(w0) w1 rho01), as weights of
+    (rho00, rho11, Re rho01, Im rho01) per piece."""
     n_pieces = wr.shape[0]
-    # <w|rho|w> = |w0|^2 rho00 + |w1|^2 rho11 + 2 Re(conj(w0) w1 rho01): its coefficients, once per call.
-    c00 = np.empty(n_pieces)
-    c11 = np.empty(n_pieces)
-    c01r = np.empty(n_pieces)
-    c01i = np.empty(n_pieces)
+    c = np.empty((4, n_pieces))
     for r in range(n_pieces):
-        c00[r] = wr[r, 0] * wr[r, 0] + wi[r, 0] * wi[r, 0]
-        c11[r] = wr[r, 1] * wr[r, 1] + wi[r, 1] * wi[r, 1]
-        c01r[r] = 2.0 * (wr[r, 0] * wr[r, 1] + wi[r, 0] * wi[r, 1])
-        c01i[r] = -2.0 * (wr[r, 0] * wi[r, 1] - wi[r, 0] * wr[r, 1])
-    probs = np.empty(n_pieces)
-    for j in range(n):
-        rho00 = 0.0
-        rho11 = 0.0
-        rho01r = 0.0
-        rho01i = 0.0
-        for k in range(chi):
-            a0, b0, a1, b1 = _phi(y, j, k, complex_mps)
-            rho00 += a0 * a0 + b0 * b0
-            rho11 += a1 * a1 + b1 * b1
-            rho01r += a0 * a1 + b0 * b1
-            rho01i += b0 * a1 - a0 * b1
-        total = 0.0
-        for r in range(n_pieces):
-            p = max(c00[r] * rho00 + c11[r] * rho11 + c01r[r] * rho01r + c01i[r] * rho01i, 0.0)
-            probs[r] = p
-            total += p
-        target = u[j, site] * total
-        # The first r whose cumulative sum exceeds the target (the last piece if none does), counted without a
-        # branch: the sums rise with r, so those at or below the target are a prefix. An early exit depends on
-        # the uniform and mispredicts; counting made the kernel about 5 % faster, with the same bits.
-        chosen = 0
-        acc = 0.0
-        for r in range(n_pieces - 1):
-            acc += probs[r]
-            chosen += acc <= target
-        out[j, site] = parent[chosen]
-        scale = 1.0 / math.sqrt(max(probs[chosen], 1e-300))
-        # <w|phi> = conj(w0) phi_0 + conj(w1) phi_1, scaled to unit norm
-        c0r = wr[chosen, 0] * scale
-        c0i = -wi[chosen, 0] * scale
-        c1r = wr[chosen, 1] * scale
-        c1i = -wi[chosen, 1] * scale
-        for k in range(chi):
-            a0, b0, a1, b1 = _phi(y, j, k, complex_mps)
-            l_next[0, j, k] = c0r * a0 - c0i * b0 + c1r * a1 - c1i * b1
-            l_next[1, j, k] = c0r * b0 + c0i * a0 + c1r * b1 + c1i * a1
+        c[0, r] = wr[r, 0] * wr[r, 0] + wi[r, 0] * wi[r, 0]
+        c[1, r] = wr[r, 1] * wr[r, 1] + wi[r, 1] * wi[r, 1]
+        c[2, r] = 2.0 * (wr[r, 0] * wr[r, 1] + wi[r, 0] * wi[r, 1])
+        c[3, r] = -2.0 * (wr[r, 0] * wi[r, 1] - wi[r, 0] * wr[r, 1])
+    return c
 
 
 @numba.njit(**_JIT)
-def _sample_block(mats, offsets, chi, cols, wr, wi, parent, u, out, y_buf, l_a, l_b):  # pragma: no cover - compiled
-    """All sites for one chunk of samples in one compiled call: per site the BLAS product y = l A_i (numba's
-    np.dot), then _site_step. mats holds the site matrices back to back (offsets[i]: start of site i)."""
+def _density(y, scr):  # pragma: no cover - compiled
+    """rho of every sample from y (2, 2, chi, n) = (Re/Im, s, k, sample) into the first four rows of scr.
+
+    Each rho entry is summed over k in increasing order, as one sample at a time would: the same bits."""
+    chi = y.shape[2]
+    n = y.shape[3]
+    rho00, rho11, rho01r, rho01i = scr[_RHO00], scr[_RHO11], scr[_RHO01R], scr[_RHO01I]
+    for j in range(n):
+        rho00[j] = 0.0
+        rho11[j] = 0.0
+        rho01r[j] = 0.0
+        rho01i[j] = 0.0
+    for k in range(chi):
+        # whole rows, indexed by the loop variable alone: the form LLVM's loop vectoriser needs
+        re0, im0, re1, im1 = y[0, 0, k], y[1, 0, k], y[0, 1, k], y[1, 1, k]
+        for j in range(n):
+            a0, b0, a1, b1 = re0[j], im0[j], re1[j], im1[j]
+            rho00[j] += a0 * a0 + b0 * b0
+            rho11[j] += a1 * a1 + b1 * b1
+            rho01r[j] += a0 * a1 + b0 * b1
+            rho01i[j] += b0 * a1 - a0 * b1
+
+
+@numba.njit(**_JIT)
+def _draw(weights, wr, wi, parent, u, out, scr, prob):  # pragma: no cover - compiled
+    """Draw each sample's rank-1 piece from its rho (scr rows 0-3) and uniform u (n,); write the reported
+    outcome to out (n,) and the coefficients conj(w_r) / sqrt(P(r | a_<i)) of the next left vector to scr.
+
+    Every loop runs over the samples innermost, so each vectorises; per sample the arithmetic is that of a
+    scalar draw: probabilities clipped at 0, target u * total, and the first piece whose cumulative sum
+    exceeds the target (the last if none does), counted without a branch."""
     n = u.shape[0]
-    l = l_a[: 2 * n].reshape(2 * n, 1)
-    l[:n, 0] = 1.0
-    l[n:, 0] = 0.0
+    n_pieces = wr.shape[0]
+    rho00, rho11, rho01r, rho01i = scr[_RHO00], scr[_RHO11], scr[_RHO01R], scr[_RHO01I]
+    total, target, acc, chosen = scr[_TOTAL], scr[_TARGET], scr[_ACC], scr[_CHOSEN]
+    c0r, c0i, c1r, c1i, picked = scr[_C0R], scr[_C0I], scr[_C1R], scr[_C1I], scr[_PICKED]
+    for j in range(n):
+        total[j] = 0.0
+    for r in range(n_pieces):
+        pr = prob[r]
+        e00, e11, e01r, e01i = weights[0, r], weights[1, r], weights[2, r], weights[3, r]
+        for j in range(n):
+            p = max(e00 * rho00[j] + e11 * rho11[j] + e01r * rho01r[j] + e01i * rho01i[j], 0.0)
+            pr[j] = p
+            total[j] += p
+    for j in range(n):
+        target[j] = u[j] * total[j]
+        acc[j] = 0.0
+        chosen[j] = 0.0
+    # The cumulative sums rise with r, so those at or below the target are a prefix: counting them finds the
+    # piece without a data-dependent exit (a float count, so that the loop stays in one vector type).
+    for r in range(n_pieces - 1):
+        pr = prob[r]
+        for j in range(n):
+            acc[j] += pr[j]
+            chosen[j] += 1.0 if acc[j] <= target[j] else 0.0
+    # Gather the chosen piece's probability and <w_r| by selects over the few pieces, not by indexed loads.
+    for r in range(n_pieces):
+        pr = prob[r]
+        w0r, w0i, w1r, w1i = wr[r, 0], -wi[r, 0], wr[r, 1], -wi[r, 1]
+        fr = float(r)
+        for j in range(n):
+            hit = chosen[j] == fr
+            picked[j] = pr[j] if hit else picked[j]
+            c0r[j] = w0r if hit else c0r[j]
+            c0i[j] = w0i if hit else c0i[j]
+            c1r[j] = w1r if hit else c1r[j]
+            c1i[j] = w1i if hit else c1i[j]
+    for j in range(n):
+        scale = 1.0 / math.sqrt(max(picked[j], 1e-300))
+        c0r[j] *= scale
+        c0i[j] *= scale
+        c1r[j] *= scale
+        c1i[j] *= scale
+    for j in range(n):
+        out[j] = parent[int(chosen[j])]
+
+
+@numba.njit(**_JIT)
+def _next_left(y, scr, l_next):  # pragma: no cover - compiled
+    """l_next (2, chi, n) = <w_r|phi> / sqrt(P) = c0 phi_0 + c1 phi_1 (complex), from y (2, 2, chi, n)."""
+    chi = y.shape[2]
+    n = y.shape[3]
+    c0r, c0i, c1r, c1i = scr[_C0R], scr[_C0I], scr[_C1R], scr[_C1I]
+    for k in range(chi):
+        re0, im0, re1, im1 = y[0, 0, k], y[1, 0, k], y[0, 1, k], y[1, 1, k]
+        out_re, out_im = l_next[0, k], l_next[1, k]
+        for j in range(n):
+            a0, b0, a1, b1 = re0[j], im0[j], re1[j], im1[j]
+            out_re[j] = c0r[j] * a0 - c0i[j] * b0 + c1r[j] * a1 - c1i[j] * b1
+            out_im[j] = c0r[j] * b0 + c0i[j] * a0 + c1r[j] * b1 + c1i[j] * a1
+
+
+@numba.njit(**_JIT)
+def _sample_block(mats, offsets, chi, complex_mps, wr, wi, parent, u, out, y_buf, l_a, l_b):  # pragma: no cover
+    """All sites for one chunk of samples in one compiled call.
+
+    mats holds the site matrices back to back (offsets[i]: start of site i): A_i^T (2 chi_r, chi_l) for a real
+    MPS, the stacked (4 chi_r, 2 chi_l) for a complex one. u and out are (N, n): site-major, so that a site's
+    uniforms and outcomes are contiguous rows. y_buf, l_a, l_b: work space of at least 4 n max(chi) floats
+    (y_buf) and 2 n max(chi) floats (l_a, l_b)."""
+    n = u.shape[1]
+    weights = _piece_weights(wr, wi)
+    scr = np.empty((13, n))
+    prob = np.empty((wr.shape[0], n))
+    l = l_a[: 2 * n].reshape(2, 1, n)
+    l[0, 0, :] = 1.0
+    l[1, 0, :] = 0.0
     chi_l = 1
     for i in range(chi.shape[0]):
         chi_r = chi[i]
-        mat = mats[offsets[i] : offsets[i + 1]].reshape(chi_l, cols * chi_r)
-        y = y_buf[: 2 * n * cols * chi_r].reshape(2 * n, cols * chi_r)
-        np.dot(l, mat, y)
-        target = l_b if i % 2 == 0 else l_a
-        l_next = target[: 2 * n * chi_r].reshape(2, n, chi_r)
-        _site_step(y.reshape(2, n, cols, chi_r), wr, wi, parent, u, i, out, l_next)
-        l = l_next.reshape(2 * n, chi_r)
+        y = y_buf[: 4 * chi_r * n]
+        if complex_mps:
+            mat = mats[offsets[i] : offsets[i + 1]].reshape(4 * chi_r, 2 * chi_l)
+            np.dot(mat, l.reshape(2 * chi_l, n), y.reshape(4 * chi_r, n))
+        else:
+            # A real A_i maps the real and imaginary parts of l separately: two products of half the rows.
+            mat = mats[offsets[i] : offsets[i + 1]].reshape(2 * chi_r, chi_l)
+            half = 2 * chi_r * n
+            np.dot(mat, l[0], y[:half].reshape(2 * chi_r, n))
+            np.dot(mat, l[1], y[half:].reshape(2 * chi_r, n))
+        y4 = y.reshape(2, 2, chi_r, n)
+        _density(y4, scr)
+        _draw(weights, wr, wi, parent, u[i], out[i], scr, prob)
+        l = (l_b if i % 2 == 0 else l_a)[: 2 * chi_r * n].reshape(2, chi_r, n)
+        _next_left(y4, scr, l)
         chi_l = chi_r
+
+
+def _site_matrix(mat: np.ndarray, chi_r: int, complex_mps: bool) -> np.ndarray:
+    """MPSMeasurement's (chi_l, 2 chi_r) real or (chi_l, 4 chi_r) [Re A | Im A] site matrix in the layout of
+    _sample_block: A^T (2 chi_r, chi_l), or [[Re A^T, -Im A^T], [Im A^T, Re A^T]] (4 chi_r, 2 chi_l), whose rows
+    give (Re phi, Im phi) from the stacked (Re l, Im l)."""
+    if not complex_mps:
+        return np.ascontiguousarray(mat.T)
+    re, im = mat[:, : 2 * chi_r].T, mat[:, 2 * chi_r :].T
+    return np.ascontiguousarray(np.block([[re, -im], [im, re]]))
 
 
 class KernelSampler:
@@ -130,33 +207,33 @@ class KernelSampler:
         mats: per site, the tensor (chi_l, 2, chi_r) as a float64 (chi_l, 2 chi_r) matrix for a real MPS, or
             (chi_l, 4 chi_r) with the real parts' columns first for a complex one (MPSMeasurement's layout).
         chi: the right bond dimension of every site.
-        pieces: (R, 2) complex rank-1 POVM pieces |w_r> (qgen.states.mps_measurement.refine_povm).
+        pieces: (R, 2) complex rank-1 POVM pieces |w_r> (qgen.measurement.mps.refine_povm).
         parent: (R,) the POVM outcome each piece reports.
     """
 
     def __init__(self, mats: list[np.ndarray], chi: list[int], pieces: np.ndarray, parent: np.ndarray) -> None:
-        self._mats = [np.ascontiguousarray(m, dtype=np.float64) for m in mats]
         self._chi = list(chi)
-        self._cols = self._mats[0].shape[1] // self._chi[0]
+        self._complex = mats[0].shape[1] // self._chi[0] == 4
         self._wr = np.ascontiguousarray(pieces.real, dtype=np.float64)
         self._wi = np.ascontiguousarray(pieces.imag, dtype=np.float64)
         self._parent = np.ascontiguousarray(parent, dtype=np.int64)
         self.n_qubits = len(mats)
-        self._flat = np.concatenate([m.reshape(-1) for m in self._mats])
-        self._offsets = np.concatenate([[0], np.cumsum([m.size for m in self._mats])]).astype(np.int64)
+        site = [_site_matrix(np.asarray(m, dtype=np.float64), c, self._complex) for m, c in zip(mats, self._chi)]
+        self._flat = np.concatenate([m.reshape(-1) for m in site])
+        self._offsets = np.concatenate([[0], np.cumsum([m.size for m in site])]).astype(np.int64)
         self._chi_arr = np.asarray(self._chi, dtype=np.int64)
 
     def sample_chunk(self, uniforms: np.ndarray) -> np.ndarray:
         """Samples (n, N) int64, one per row of uniforms (n, N) float64 in [0, 1)."""
-        u = np.ascontiguousarray(uniforms, dtype=np.float64)
-        n = u.shape[0]
-        out = np.empty((n, self.n_qubits), dtype=np.int64)
+        u = np.ascontiguousarray(np.asarray(uniforms, dtype=np.float64).T)
+        n = u.shape[1]
+        out = np.empty((self.n_qubits, n), dtype=np.int64)
         width = max(self._chi)
-        y_buf = np.empty(2 * n * self._cols * width)
+        y_buf = np.empty(4 * n * width)
         l_a, l_b = np.empty(2 * n * width), np.empty(2 * n * width)
-        mps = (self._flat, self._offsets, self._chi_arr, self._cols)
+        mps = (self._flat, self._offsets, self._chi_arr, self._complex)
         _sample_block(*mps, self._wr, self._wi, self._parent, u, out, y_buf, l_a, l_b)
-        return out
+        return np.ascontiguousarray(out.T)
 
     def sample_chunks(self, uniform_chunks: Iterable[np.ndarray], workers: int) -> Iterator[np.ndarray]:
         """Samples for each (n_c, N) array of uniforms that the iterable yields, in order, on `workers`
