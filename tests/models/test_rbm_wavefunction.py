@@ -20,6 +20,7 @@ from qgen.models import build
 from qgen.models.base import Step
 from qgen.models.rbm import ComplexRBM, PositiveRBM
 from qgen.models.rbm.bases import BASIS_ROWS, rotated_log_amplitude
+from qgen.models.rbm.overlap import target_log_amplitudes
 from qgen.states.dense import DenseState
 from qgen.states.exact_mps import ghz_mps
 from qgen.states.mps import MPSState
@@ -458,3 +459,16 @@ def test_positive_rbm_monte_carlo_fidelity_at_24_qubits() -> None:
     assert model.hyperparameters["gradient"] == "exact"  # 2^2 hidden configurations: log Z stays exact
     assert estimate.method == "mc" and 0.2 < closed_form < 0.9
     assert abs(estimate.value - closed_form) < 4 * estimate.stderr and estimate.stderr < 0.03
+
+
+def test_target_amplitudes_of_an_mps_are_its_dense_vector() -> None:
+    """The batched MPS contraction (rescaled per site) against the dense vector, phases included."""
+    rng = np.random.default_rng(11)
+    psi = random_vector(6, rng)
+    mps = MPSState.from_dense(psi)
+    sigma = torch.as_tensor(list(itertools.product((0, 1), repeat=6)))
+    got = torch.exp(target_log_amplitudes(mps, sigma)).numpy()
+    np.testing.assert_allclose(got, mps.to_dense(), rtol=0, atol=1e-13)
+    np.testing.assert_allclose(got, psi / np.linalg.norm(psi), rtol=0, atol=1e-12)
+    dense = torch.exp(target_log_amplitudes(DenseState(vector=mps.to_dense()), sigma)).numpy()
+    np.testing.assert_allclose(dense, got, rtol=0, atol=1e-13)
