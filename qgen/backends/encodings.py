@@ -14,7 +14,7 @@ from torch import Tensor
 
 from qgen.errors import ModelError
 
-__all__ = ["one_hot", "normal", "gumbel", "sample_categorical", "gumbel_softmax_st"]
+__all__ = ["one_hot", "normal", "gumbel", "sample_categorical", "gumbel_softmax", "gumbel_softmax_st"]
 
 # Uniforms are clamped away from 0 and 1 so that -log(-log u) stays finite in float32.
 _TINY = 1e-20
@@ -76,6 +76,35 @@ def sample_categorical(logits: Tensor, generator: torch.Generator | None = None)
     return (logits + gumbel(tuple(logits.shape), generator, logits.device, logits.dtype)).argmax(-1)
 
 
+def gumbel_softmax(logits: Tensor, tau: float = 1.0, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """Gumbel-softmax (Concrete) relaxed sample softmax((logits + G) / tau), and the exact draw argmax(logits + G).
+
+    Both come from the same Gumbel noise G: the relaxed sample is the continuous stand-in of the one-hot draw,
+    and it tends to it as tau -> 0.
+
+    References:
+        E. Jang, S. Gu, B. Poole, "Categorical Reparameterization with Gumbel-Softmax", ICLR 2017, eq. (1);
+        C. J. Maddison, A. Mnih, Y. W. Teh, "The Concrete Distribution", ICLR 2017.
+
+    Args:
+        logits: (..., K) unnormalised log-probabilities.
+        tau: temperature of the relaxation (> 0).
+        generator: the randomness.
+
+    Returns:
+        (relaxed samples (..., K) on the simplex, with their gradient; indices (...) int64).
+
+    Example:
+        >>> soft, index = gumbel_softmax(torch.zeros(2, 3), 0.5, torch.Generator().manual_seed(0))
+        >>> soft.sum(-1).tolist(), torch.equal(index, soft.argmax(-1))
+        ([1.0, 1.0], True)
+    """
+    if not (isinstance(tau, (int, float)) and not isinstance(tau, bool) and tau > 0):
+        raise ModelError(f"Gumbel-softmax temperature tau must be a number > 0, got {tau!r}")
+    perturbed = logits + gumbel(tuple(logits.shape), generator, logits.device, logits.dtype)
+    return torch.softmax(perturbed / tau, dim=-1), perturbed.argmax(-1)
+
+
 def gumbel_softmax_st(
     logits: Tensor, tau: float = 1.0, generator: torch.Generator | None = None
 ) -> tuple[Tensor, Tensor]:
@@ -96,10 +125,6 @@ def gumbel_softmax_st(
     Returns:
         (one-hot samples (..., K) carrying the relaxed gradient, indices (...) int64).
     """
-    if not tau > 0:
-        raise ModelError(f"Gumbel-softmax temperature tau must be > 0, got {tau!r}")
-    perturbed = logits + gumbel(tuple(logits.shape), generator, logits.device, logits.dtype)
-    soft = torch.softmax(perturbed / tau, dim=-1)
-    index = perturbed.argmax(-1)
+    soft, index = gumbel_softmax(logits, tau, generator)
     hard = F.one_hot(index, logits.shape[-1]).to(logits.dtype)
     return hard - soft.detach() + soft, index

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from qgen.backends.encodings import gumbel, gumbel_softmax_st, one_hot, sample_categorical
+from qgen.backends.encodings import gumbel, gumbel_softmax, gumbel_softmax_st, one_hot, sample_categorical
 from qgen.backends.gan import GAN, WGANGP, interpolated_gradient_penalty, r1_penalty
 from qgen.errors import ModelError
 from qgen.models import build, load, save
@@ -211,3 +211,45 @@ def test_wgan_gp_learns_product_marginals_on_strings() -> None:
     freq = torch.stack([torch.bincount(s[:, i], minlength=4) for i in range(4)]).double() / len(s)
     # Untrained: errors up to 0.55 (site 3's 0.8); trained: every marginal within 0.1.
     assert (freq - SITE_PROBS).abs().max() < 0.1
+
+
+def test_gumbel_softmax_relaxed_sample_and_its_exact_draw() -> None:
+    logits = torch.randn(6, 5, 3, generator=torch.Generator().manual_seed(4))
+    soft, index = gumbel_softmax(logits, 0.5, torch.Generator().manual_seed(2))
+    noise = gumbel((6, 5, 3), torch.Generator().manual_seed(2), torch.device("cpu"), torch.float32)
+    assert torch.allclose(soft, torch.softmax((logits + noise) / 0.5, -1), atol=1e-6)
+    assert torch.equal(index, (logits + noise).argmax(-1))
+    # As tau -> 0 the relaxed sample becomes the one-hot code of the exact draw.
+    cold, cold_index = gumbel_softmax(logits, 1e-3, torch.Generator().manual_seed(2))
+    assert torch.equal(cold_index, index) and torch.allclose(cold, one_hot(index, 3), atol=1e-4)
+    with pytest.raises(ModelError, match="tau"):
+        gumbel_softmax(logits, tau=-1.0)
+
+
+@pytest.mark.parametrize("critic_input", ["hard", "relaxed", "soft"])
+def test_critic_input_is_what_the_critic_and_the_penalty_see(critic_input: str) -> None:
+    torch.manual_seed(0)
+    model = WGANGP(3, 4, hidden_size=16, latent_dim=5, critic_input=critic_input)
+    x = torch.randint(0, 4, (32, 3), generator=torch.Generator().manual_seed(1))
+    gen = torch.Generator().manual_seed(7)
+    replay = torch.Generator().manual_seed(7)
+    z = torch.randn((32, 5), generator=torch.Generator().manual_seed(7))
+    first = next(iter(model.training_step(x, Step(0, 0, gen))))
+    # Replay the step's draws: the generated batch as the critic saw it, then the interpolation weights.
+    fake, index = model._generate(32, replay)
+    eps = torch.rand((32, 1), generator=replay)
+    logits = model.generator_logits(z)
+    if critic_input == "hard":
+        assert torch.equal(fake.view(32, 3, 4), one_hot(index, 4))
+    elif critic_input == "soft":
+        assert torch.allclose(fake.view(32, 3, 4), torch.softmax(logits, -1), atol=1e-6)
+    else:
+        relaxed = fake.view(32, 3, 4)
+        assert torch.allclose(relaxed.sum(-1), torch.ones(32, 3)) and torch.equal(relaxed.argmax(-1), index)
+        assert not torch.equal(relaxed, one_hot(index, 4))
+    real = one_hot(x, 4, flatten=True)
+    one_sided = model.hyperparameters["penalty"] == "one-sided"
+    expected = interpolated_gradient_penalty(model.critic, real, fake, eps, one_sided)
+    assert first.log["gradient_penalty"].item() == pytest.approx(expected.item(), rel=1e-5)
+    with pytest.raises(ModelError, match="critic_input"):
+        WGANGP(3, 4, critic_input="probabilities")
