@@ -55,10 +55,15 @@ FIGURES: dict[str, FigureEntry] = {
         FigureEntry(
             "paper-fig4",
             "50-site critical Ising chain from the paper's MPS (converted to qgen's signs) and qgen's DMRG: "
-            "<Z_i Z_j> versus distance and <X_i>, model versus exact versus raw data",
+            "<Z_i Z_j> versus distance and <X_i>, model versus exact versus raw data; the 8 x 8 Heisenberg "
+            "antiferromagnet (DMRG snake MPS): <Z_0 Z_j> and E/N, model versus exact versus raw data, and the "
+            "periodic 8 x 8 DMRG energy against Sandvik's QMC value",
             "qgen.reproduce.paper_fig4",
-            quick="107 s on one thread (10^4 samples, 5 epochs; measured)",
-            full="about 25 min on one thread (10^5 samples, GRU 2 x 96, 20 epochs; benchmarks/bench_tfim50.py)",
+            quick="113 s of CPU on one thread (Ising: 10^4 samples, 5 epochs; Heisenberg: chi 32, 10^4 samples, "
+            "10 epochs; measured, 1,076 s wall at load average 18)",
+            full="not yet timed end to end; about 1 h on one thread (estimated: the Ising part 25 min, the 8 x 8 "
+            "DMRG at chi 200 about 5 min open and 15 min periodic, 10^5 samples and the default GRU 2 x 96 recipe "
+            "about 30 min)",
         ),
         FigureEntry(
             "seed000",
@@ -90,7 +95,6 @@ FIGURES: dict[str, FigureEntry] = {
 
 #: Figures of issue 12 that do not exist yet, and why.
 MISSING: dict[str, str] = {
-    "paper-fig4 (8 x 8 Heisenberg part)": "needs a 2-D DMRG (snake MPS) target; only the 50-site chain exists",
     "seed-toys (WGAN-GP panel)": "WGAN-GP collapses on two moons with every recipe tried (seed_toys.FAMILIES)",
 }
 
