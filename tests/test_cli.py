@@ -225,8 +225,9 @@ def test_simulate_accepts_every_state_name_and_refuses_options_that_do_not_apply
 
     for name in STATE_NAMES:
         out = tmp_path / f"{name}.h5"
-        assert main(["simulate", "--state", name, "--n-qubits", "3", "--samples", "20", "-o", str(out), "--quiet"]) == 0
-        assert load(out).state["name"] == name and load(out).n_qubits == 3
+        n = "4" if name == "heisenberg2d" else "3"  # a square lattice needs n = L^2
+        assert main(["simulate", "--state", name, "--n-qubits", n, "--samples", "20", "-o", str(out), "--quiet"]) == 0
+        assert load(out).state["name"] == name and load(out).n_qubits == int(n)
     args = ["simulate", "--state", "ghz", "--n-qubits", "3", "--samples", "5", "-o", str(tmp_path / "x.h5")]
     assert main(args + ["--field", "0.5"]) == 2
     _one_line_error(capsys, "--field does not apply to --state ghz")
