@@ -23,7 +23,7 @@ from qgen.states.exact_mps import ghz_mps
 from qgen.states.mps import MPSState
 from qgen.strings import all_outcomes
 from qgen.train import Trainer
-from tests.helpers import Interrupted, InterruptedTrainer, assert_samples_fit
+from tests.helpers import Interrupted, InterruptedTrainer, assert_samples_fit, tfim_vector
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -346,6 +346,40 @@ def test_sampled_training_resumes_bit_exact_with_its_chains(tmp_path) -> None:
     assert "chains" in straight.state_dict()
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+@pytest.mark.slow
+def test_sampled_training_recovers_a_complex_pure_state_from_exact_frequencies() -> None:
+    """The critical TFIM ground state of 4 qubits with local phases exp(i theta_i sigma_i) from all 1296 pauli6
+    frequencies (to 1/3000), with persistent chains of the diagonal (k = 5, 500 chains), 200 epochs of Adam at 0.05.
+
+    Measured: 0.9853 (1000 or 4000 chains: 0.986-0.987; cosine schedule or lr 0.02: 0.975-0.978); the exact
+    negative phase reaches 0.9970 with the same settings. The bound is 0.98, under the 0.99 that the exact phase
+    meets: the sampled phase does not yet reach it here.
+    """
+    n = 4
+    sigma = np.array(list(itertools.product((0, 1), repeat=n)))
+    psi = tfim_vector(n, h=1.0).real * np.exp(1j * (sigma * np.linspace(0.3, 1.2, n)).sum(1))
+    target = DenseState(vector=psi)
+    strings = all_outcomes(6, n)
+    probs = target.measured("pauli6").probabilities().numpy()
+    data = strings.repeat_interleave(torch.as_tensor(np.round(3000 * probs).astype(np.int64)), dim=0)
+    options = {"n_hidden": 4, "n_aux": 2, "negative_phase": "sampled", "k": 5, "n_chains": 500}
+    model = build("rbm-density", n_qubits=n, n_outcomes=6, seed=0, **options)
+    Trainer(
+        model,
+        lr=0.05,
+        batch_size=1000,
+        epochs=200,
+        val_fraction=0.0,
+        early_stopping_patience=None,
+        monitor="none",
+        clip_grad=None,
+        progress=False,
+        device="cpu",
+    ).fit(data)
+    fidelity = uhlmann_fidelity(model.as_state().density_matrix, target)
+    assert fidelity >= 0.98, fidelity
 
 
 @pytest.mark.slow
