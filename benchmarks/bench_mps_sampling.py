@@ -1,14 +1,16 @@
 """MPS sampling throughput: qgen's samplers against a one-sample-at-a-time sampler, same run.
 
 Run: .venv/bin/python benchmarks/bench_mps_sampling.py [--samples 300000] [--threads 2] [--large 1000]
-    [--stream 10000000] [--chunk-scan 580 4639] [--split] [--output benchmarks/results/mps_sampling.json]
+    [--stream 10000000] [--chunk-scan 655 4096] [--block-scan 96 169 579] [--split]
+    [--output benchmarks/results/mps_sampling.json]
 The reference follows the original approach of Carrasquilla et al. (2019): one string at a time, a doubled
 (chi x chi) left environment, and at each site the K outcome probabilities from precomputed right
 environments that already carry the POVM. Each chain is measured in a fresh child process, so its peak
 resident set size is its own. --stream runs `qgen simulate` for the 50-site chain into a temporary HDF5 file
 and reports its time and the peak memory of that process. --split times, in CPU seconds of this process (so
 other jobs on a busy machine inflate them less than wall time), the kernel's BLAS products l A_i alone against
-the whole kernel: the products are the floor no rearrangement of the fused loop can go below.
+the whole kernel and against MPSMeasurement.sample end to end: the products are the floor no rearrangement of
+the passes after them can go below. --block-scan times the kernel's cache blocks in CPU seconds.
 """
 
 from __future__ import annotations
@@ -106,54 +108,97 @@ def chunk_scan(sizes: list[int], samples: int, threads: int, repeats: int = 5) -
     return {str(size): statistics.median(r) for size, r in rates.items()}
 
 
+def block_scan(sizes: list[int], samples: int, repeats: int = 5) -> dict:
+    """CPU microseconds per sample of the 50-site chain by kernel block size, one thread; the sizes interleaved
+    and repeated (medians), MPSMeasurement.sample end to end."""
+    import statistics
+
+    torch.set_num_threads(1)
+    meas = MPSMeasurement(tfim_mps(50, h=1.0), POVM.named("tetra"), sampler="kernel")
+    meas.sample(1000, generator=torch.Generator().manual_seed(0))  # JIT
+    times: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(repeats):
+        for size in sizes:
+            meas._kernel.block = size
+            gen = torch.Generator().manual_seed(0)
+            start = time.process_time()
+            meas.sample(samples, generator=gen)
+            times[size].append((time.process_time() - start) / samples * 1e6)
+    return {str(size): statistics.median(t) for size, t in times.items()}
+
+
 def split(samples: int, repeats: int = 3) -> dict:
-    """CPU microseconds per sample of the 50-site chain: the products l A_i alone, and the whole kernel."""
+    """CPU microseconds per sample of the 50-site chain: the products l A_i alone, the whole kernel, and
+    MPSMeasurement.sample end to end (uniforms from torch, layout, result), one thread."""
     import numba
 
     from qgen.measurement import mps_kernels
 
     @numba.njit(nogil=True, boundscheck=False)
-    def products_only(mats, offsets, chi, cols, u, y_buf, l_a, l_b):  # pragma: no cover - compiled
-        n = u.shape[0]
-        l = l_a[: 2 * n].reshape(2 * n, 1)
-        l[:, 0] = 1.0
-        chi_l = 1
-        for i in range(chi.shape[0]):
-            chi_r = chi[i]
-            mat = mats[offsets[i] : offsets[i + 1]].reshape(chi_l, cols * chi_r)
-            y = y_buf[: 2 * n * cols * chi_r].reshape(2 * n, cols * chi_r)
-            np.dot(l, mat, y)
-            # the next left vectors: any (2n, chi_r) block of the product keeps the shapes of the real pass
-            l = (l_b if i % 2 == 0 else l_a)[: 2 * n * chi_r].reshape(2 * n, chi_r)
-            for row in range(2 * n):  # a loop, not a slice expression: no temporary array per site
-                for col in range(chi_r):
-                    l[row, col] = 0.5 * y[row, col]
-            chi_l = chi_r
+    def products_only(mats, offsets, chi, complex_mps, u, block):  # pragma: no cover - compiled
+        """_sample_block's BLAS products y = A_i^T l alone: the same calls on the same shapes, block by block."""
+        n_sites, n = u.shape
+        width = 1
+        for i in range(n_sites):
+            width = max(width, chi[i])
+        y_buf, l_a, l_b = np.empty(4 * width * block), np.empty(2 * width * block), np.empty(2 * width * block)
+        for start in range(0, n, block):
+            m = min(block, n - start)
+            l = l_a[: 2 * m].reshape(2, 1, m)
+            l[0, 0, :] = 1.0
+            l[1, 0, :] = 0.0
+            chi_l = 1
+            for i in range(n_sites):
+                chi_r = chi[i]
+                y = y_buf[: 4 * chi_r * m]
+                if complex_mps:
+                    mat = mats[offsets[i] : offsets[i + 1]].reshape(4 * chi_r, 2 * chi_l)
+                    np.dot(mat, l.reshape(2 * chi_l, m), y.reshape(4 * chi_r, m))
+                else:
+                    mat = mats[offsets[i] : offsets[i + 1]].reshape(2 * chi_r, chi_l)
+                    half = 2 * chi_r * m
+                    np.dot(mat, l[0], y[:half].reshape(2 * chi_r, m))
+                    np.dot(mat, l[1], y[half:].reshape(2 * chi_r, m))
+                # the next left vectors: the phi_0 rows of the product keep the shapes of the real passes
+                l = (l_b if i % 2 == 0 else l_a)[: 2 * chi_r * m].reshape(2, chi_r, m)
+                y4 = y.reshape(2, 2, chi_r, m)
+                for c in range(2):  # loops, not a slice expression: no temporary array per site
+                    for k in range(chi_r):
+                        for j in range(m):
+                            l[c, k, j] = 0.5 * y4[c, 0, k, j]
+                chi_l = chi_r
 
     torch.set_num_threads(1)
     meas = MPSMeasurement(tfim_mps(50, h=1.0), POVM.named("tetra"), sampler="kernel")
     gen = torch.Generator().manual_seed(0)
     meas.sample(1000, generator=gen)  # builds the kernel, JIT
     k, n = meas._kernel, meas.chunk_size
-    u = meas._uniforms(n, gen).numpy()
-    width = max(k._chi)
-    bufs = (np.empty(2 * n * k._cols * width), np.empty(2 * n * width), np.empty(2 * n * width))
-    mps = (k._flat, k._offsets, k._chi_arr, k._cols)
-    out = np.empty((n, k.n_qubits), dtype=np.int64)
-    products_only(*mps, u, *bufs)
+    u = np.ascontiguousarray(meas._uniforms(n, gen).numpy().T)  # (N, n): the kernel's site-major layout
+    mps = (k._flat, k._offsets, k._chi_arr, k._complex)
+    out = np.empty((k.n_qubits, n), dtype=np.int64)
+    products_only(*mps, u, k.block)
     calls = max(1, samples // n)
     rows = []
     for _ in range(repeats):
         start = time.process_time()
         for _ in range(calls):
-            products_only(*mps, u, *bufs)
-        middle = time.process_time()
+            products_only(*mps, u, k.block)
+        products = time.process_time()
         for _ in range(calls):
-            mps_kernels._sample_block(*mps, k._wr, k._wi, k._parent, u, out, *bufs)
+            mps_kernels._sample_block(*mps, k._wr, k._wi, k._parent, u, out, k.block)
+        kernel = time.process_time()
+        # What a user's call costs: torch's uniforms, the layout transposes, work space, the result tensor.
+        meas.sample(calls * n, generator=gen)
         end = time.process_time()
-        rows.append(((middle - start) / (calls * n) * 1e6, (end - middle) / (calls * n) * 1e6))
-    products, whole = np.median(np.array(rows), axis=0)
-    return {"chunk": n, "products_us_per_sample": products, "kernel_us_per_sample": whole}
+        rows.append([(b - a) / (calls * n) * 1e6 for a, b in [(start, products), (products, kernel), (kernel, end)]])
+    products, whole, sample = np.median(np.array(rows), axis=0)
+    return {
+        "chunk": n,
+        "block": k.block,
+        "products_us_per_sample": products,
+        "kernel_us_per_sample": whole,
+        "sample_us_per_sample": sample,
+    }
 
 
 def stream(n_samples: int, threads: int) -> dict:
@@ -192,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stream", type=int, default=0, help="samples for the streaming run (0: skip)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--chunk-scan", type=int, nargs="*", default=None, help="kernel chunk sizes to time")
+    parser.add_argument("--block-scan", type=int, nargs="*", default=None, help="kernel block sizes to time")
     parser.add_argument("--split", action="store_true", help="CPU time of the products against the whole kernel")
     parser.add_argument("--output", default=None, help="JSON file for the results")
     args = parser.parse_args(argv)
@@ -204,13 +250,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"threads {args.threads}, N = 50, kernel samples/s by chunk size (median of 5):")
         for size, rate in result["chunk_scan"].items():
             print(f"{size:>8} {rate:10.0f}")
+    if args.block_scan:
+        result["block_scan"] = block_scan(args.block_scan, args.samples)
+        print("threads 1, N = 50, CPU us per sample (MPSMeasurement.sample) by kernel block size (median of 5):")
+        for size, us in result["block_scan"].items():
+            print(f"{size:>8} {us:8.2f}")
     if args.split:
         result["split"] = sp = split(args.samples)
         print(
-            f"threads 1, N = 50, chunk {sp['chunk']}, CPU time per sample (median of 3): products l A_i "
+            f"threads 1, N = 50, chunk {sp['chunk']}, block {sp['block']}, CPU time per sample (median of 3): "
+            f"products l A_i "
             f"{sp['products_us_per_sample']:.2f} us, whole kernel {sp['kernel_us_per_sample']:.2f} us "
             f"({1e6 / sp['kernel_us_per_sample']:,.0f} samples per CPU second; the products alone cap it at "
-            f"{1e6 / sp['products_us_per_sample']:,.0f})"
+            f"{1e6 / sp['products_us_per_sample']:,.0f}), MPSMeasurement.sample {sp['sample_us_per_sample']:.2f} us "
+            f"({1e6 / sp['sample_us_per_sample']:,.0f} samples per CPU second)"
         )
     ctx = multiprocessing.get_context("spawn")
     for n_qubits in [50] + ([args.large] if args.large else []):

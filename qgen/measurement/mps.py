@@ -41,9 +41,10 @@ if TYPE_CHECKING:
 
 __all__ = ["MPSMeasurement", "refine_povm"]
 
-# Float64 numbers one sampling chunk may hold in flight (32 MiB), which bounds memory for any n; the CPU
-# kernel's chunks are smaller (1 MiB, 580 samples at chi 22, so that l A_i stays in a 1 MiB L2 cache between
-# the product and the fused pass; `benchmarks/bench_mps_sampling.py --chunk-scan` times the choices).
+# Float64 numbers one sampling chunk may hold in flight (32 MiB), which bounds memory for any n. The CPU
+# kernel's chunks are the unit of its threads: about 1 MiB of uniforms and outcomes (655 samples at N = 50), so
+# that two threads share a draw of a few thousand samples; inside a chunk the kernel walks blocks of samples
+# sized for the L2 cache (qgen.measurement.mps_kernels; `benchmarks/bench_mps_sampling.py --block-scan`).
 _CHUNK_FLOATS = 1 << 22
 _KERNEL_CHUNK_FLOATS = 1 << 17
 # Working memory of one log_prob chunk (bytes): the whole batch in one tensor took 8.7 GB and 26 s for 10^6
@@ -84,9 +85,9 @@ class MPSMeasurement(Measurement):
         povm: a POVM or a POVM name.
         noise: a local channel applied before the measurement (folded into the POVM), or None.
         device: torch device for every contraction (None: CPU; "cuda"; "auto").
-        chunk_size: samples per internal batch of `sample` (None: about 8 MiB of work space on the CPU kernel,
-            32 MiB on the torch path).
-        sampler: "auto" (the fused CPU kernel of qgen.states.mps_kernels on the CPU, the torch path
+        chunk_size: samples per internal batch of `sample` (None: about 1 MiB of uniforms and outcomes on the
+            CPU kernel, 32 MiB of work space on the torch path).
+        sampler: "auto" (the CPU kernel of qgen.measurement.mps_kernels on the CPU, the torch path
             elsewhere), "kernel" (CPU only) or "torch". Both give the same bits for the same generator.
     """
 
@@ -130,7 +131,8 @@ class MPSMeasurement(Measurement):
         self._complex_tensors: list[torch.Tensor] | None = None
         chi = max(self._chi + [t.shape[0] for t in state.tensors])
         if self._use_kernel():
-            auto = _KERNEL_CHUNK_FLOATS // (chi * (2 * (2 if self._real else 4) + 4) + self.n_qubits)
+            # the uniforms and the outcomes, each also in the kernel's site-major copy
+            auto = _KERNEL_CHUNK_FLOATS // (4 * self.n_qubits)
         else:
             auto = _CHUNK_FLOATS // (chi * (6 + 2 * len(parent)) + self.n_qubits)
         if chunk_size is not None:
@@ -344,7 +346,7 @@ class MPSMeasurement(Measurement):
     ) -> Iterator[torch.Tensor]:
         """Exact samples in chunks of at most `chunk_size` rows (int64, (m, N) each), for streaming writers.
 
-        On the CPU the chunks run on torch.get_num_threads() threads (qgen.states.mps_kernels), at most that
+        On the CPU the chunks run on torch.get_num_threads() threads (qgen.measurement.mps_kernels), at most that
         many in flight. The chunks of iter_samples(n) concatenated equal sample(n) under the same generator
         state, for any chunk size and thread count.
         """
