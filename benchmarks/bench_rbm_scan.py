@@ -28,7 +28,7 @@ per (target, model) and written after every cell, so an interrupted run keeps it
 Usage:
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_rbm_scan.py [--targets ghz tfim]
         [--models rbm rnn transformer] [--sizes 1000 3000 10000 30000 100000] [--max-steps 3000]
-        [--eval-every 250] [--rbm-hidden 20] [--threads 1] [--output PATH]
+        [--eval-every 250] [--rbm-hidden 20] [--rbm-gradient pcd|exact] [--threads 1] [--output PATH]
 """
 
 from __future__ import annotations
@@ -245,12 +245,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--target", type=float, default=0.99, help="classical fidelity goal")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rbm-hidden", type=int, default=20, help="hidden units of the RBM (log Z stays exact)")
+    parser.add_argument("--rbm-gradient", choices=("pcd", "exact"), default="pcd", help="'exact': log Z each step")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     # log Z is exact for any n_hidden: the smaller layer is then the 4^10 visible strings (2^20, enumerable)
-    MODELS["rbm"] = ("rbm", {**MODELS["rbm"][1], "n_hidden": args.rbm_hidden}, MODELS["rbm"][2])
+    rbm_options = {**MODELS["rbm"][1], "n_hidden": args.rbm_hidden, "gradient": args.rbm_gradient}
+    if args.rbm_gradient == "exact":
+        del rbm_options["k"]
+    MODELS["rbm"] = ("rbm", rbm_options, MODELS["rbm"][2])
     command = "benchmarks/bench_rbm_scan.py " + " ".join(sys.argv[1:] if argv is None else argv)
     print(f"torch threads: {torch.get_num_threads()}  (python {sys.version.split()[0]}, torch {torch.__version__})")
     print(f"command: .venv/bin/python {command}", flush=True)
