@@ -375,6 +375,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         n_samples=args.n_samples,
         seed=args.seed,
         positive=args.positive,
+        progress=not args.quiet,
     )
     from qgen.report.summary import summary_text
 
@@ -404,6 +405,11 @@ def _add_evaluate(sub: Any) -> None:
         action="store_true",
         help="Z-basis shots of a positive state (a stoquastic ground state such as the TFIM's): read the model as "
         "psi = sqrt(p) over all 2^N strings (N <= 20), so <X_i>, the energy and the quantum fidelity come from it",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress on stderr (shown when the report takes more than 2 s); the table and final line remain",
     )
 
 

@@ -26,6 +26,7 @@ from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
 from qgen.metrics.normalized import normalized
 from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
 from qgen.metrics.positive import model_state, state_fidelity, state_observables
+from qgen.report.progress import Progress
 from qgen.report.targets import target_of
 
 __all__ = [
@@ -38,6 +39,9 @@ __all__ = [
     "write_learning_curve",
     "EmpiricalDistribution",
 ]
+
+# Seconds a report runs before `run_evaluate` shows its progress: a quick report stays silent.
+PROGRESS_DELAY = 2.0
 
 # Observables in every report: name -> (kind, Pauli letter). The same names key a data set's /reference group.
 OBSERVABLES = {"magnetization_x": ("magnetization", "X"), "magnetization_z": ("magnetization", "Z")}
@@ -120,6 +124,7 @@ def evaluate(
     n_samples: int = 10_000,
     seed: int = 0,
     positive: bool = False,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Compare a model with a target state (or with the data) and return the report dict.
 
@@ -141,6 +146,7 @@ def evaluate(
         positive: a model of Z-basis shots without its own `as_state()` is read as the positive wavefunction
             psi = sqrt(p) (`qgen.metrics.positive.positive_state`, N <= 20): right for the ground state of a
             stoquastic Hamiltonian (TFIM), and the only way Z-basis shots give <X_i> and the energy.
+        progress: told which step starts (qgen.report.progress.Progress, inside its `with` block), or None.
 
     A model with a state (its own `as_state()`, an RBM's, or the positive wavefunction) has its observables and
     quantum fidelity computed from that state, exactly; its sample-based observables move to "model_samples",
@@ -177,6 +183,7 @@ def evaluate(
     spec = getattr(target, "spec", None) if target is not None else None
     hamiltonian = hamiltonian_of(spec)
 
+    step = progress.stage if progress is not None else lambda message: None
     gen = as_generator(seed)
     if target is not None:
         reference, reference_name = target.measured(povm), "target"
@@ -187,10 +194,27 @@ def evaluate(
     # One set of model samples for every Monte-Carlo number: the observables, the model-sampled distances and
     # the frequencies of a model without an exact likelihood. The raw data are evaluated on all their rows.
     raw = isinstance(model, EmpiricalDistribution)
+    if not raw:
+        step(f"drawing {n_samples:,} model samples")
     samples = torch.from_numpy(model.outcomes) if raw else draw(model, n_samples, gen)
     # Exact distances share one table per distribution instead of enumerating all strings once per metric.
-    ref_d, model_d = _comparable(reference, None), _comparable(model, samples)
+    table = f"all {k}^{n} probabilities" if k**n <= AUTO_ENUMERATION else None
+    if table:
+        step(f"{reference_name} table: {table}")
+    ref_d = _comparable(reference, None)
+    if table:
+        step(f"model table: {table}")
+    model_d = _comparable(model, samples)
     kw = {"n_samples": n_samples, "generator": gen}
+    distances = {}
+    for key, label, options in [
+        ("classical_fidelity", "classical fidelity", {"samples": samples}),
+        ("kl_divergence", "KL divergence", {}),
+        ("kl_divergence_reverse", "reverse KL divergence", {"direction": "reverse", "samples": samples}),
+    ]:
+        step(label)
+        fn = classical_fidelity if key == "classical_fidelity" else kl_divergence
+        distances[key] = _safe(fn, ref_d, model_d, **options, **kw)
     report: dict[str, Any] = {
         "n_qubits": n,
         "n_outcomes": k,
@@ -200,18 +224,21 @@ def evaluate(
         "reference": reference_name,
         "seed": int(seed),
         "n_samples": int(n_samples),
-        "classical_fidelity": _safe(classical_fidelity, ref_d, model_d, samples=samples, **kw),
-        "kl_divergence": _safe(kl_divergence, ref_d, model_d, **kw),
-        "kl_divergence_reverse": _safe(kl_divergence, ref_d, model_d, direction="reverse", samples=samples, **kw),
+        **distances,
     }
 
+    step("observables of the model samples")
     model_obs = _sample_observables(samples, povm, hamiltonian)
+    step("the model's state")
     state = _model_state(model, povm, positive, report)
     if state is not None:
+        step("observables of the model's state")
         state_obs = {name: e.to_dict() for name, e in state_observables(*state, hamiltonian).items()}
     data_obs = None
     if data is not None and not raw:
+        step("observables of the data")
         data_obs = _sample_observables(data.outcomes, povm, hamiltonian)
+    step("exact observables" if target is not None else "reference observables")
     exact = exact_observables(target) if target is not None else _reference_group(data)
     observables: dict[str, Any] = {}
     for name, entry in model_obs.items():
@@ -224,6 +251,8 @@ def evaluate(
         if data_obs is not None:
             observables[name]["data"] = data_obs[name]
     report["observables"] = observables
+    if target is not None and (state is not None or n <= MAX_EXACT_QUBITS):
+        step("quantum fidelity")
     if target is not None and state is not None:
         report["quantum_fidelity"] = _safe(state_fidelity, state[0], target, state[1])
     elif target is not None and n <= MAX_EXACT_QUBITS:
@@ -299,6 +328,7 @@ def run_evaluate(
     n_samples: int = 10_000,
     seed: int = 0,
     positive: bool = False,
+    progress: bool | str = False,
 ) -> dict[str, Any]:
     """`qgen evaluate`: load a model (.pt) or a data set (.h5) and the data, evaluate, write JSON and plots.
 
@@ -315,6 +345,8 @@ def run_evaluate(
         n_samples: model samples drawn for the estimates.
         seed: seed of every random draw.
         positive: read a model of Z-basis shots as the positive wavefunction sqrt(p) (`evaluate`'s `positive`).
+        progress: the running step on stderr once the report has taken more than PROGRESS_DELAY seconds
+            (`Progress`'s modes: True is a status line on a terminal and one line per step elsewhere; False: silent).
 
     Returns:
         The report dict (as written).
@@ -322,20 +354,24 @@ def run_evaluate(
     from qgen.data import load
     from qgen.report.targets import load_target
 
-    data = load(data_path)
-    model = _load_model(Path(model_path))
-    target = None if target_spec is None else load_target(target_spec, data)
-    report = evaluate(model, target, data=data, n_samples=n_samples, seed=seed, positive=positive)
-    report["model"]["path"] = str(model_path)
-    report["data"] = str(data_path)
-    if target_spec is not None and not isinstance(target_spec, dict):
-        report["target_source"] = str(target_spec)
-    if plots_dir is not None:
-        report["plots"] = write_plots(report, plots_dir)
-        curve = write_learning_curve(getattr(model, "history", None), plots_dir)
-        if curve is not None:
-            report["plots"].append(curve)
-    write_json(report, json_path)
+    with Progress("qgen evaluate", progress, delay=PROGRESS_DELAY) as bar:
+        bar.stage("loading the model, the data and the target")
+        data = load(data_path)
+        model = _load_model(Path(model_path))
+        target = None if target_spec is None else load_target(target_spec, data)
+        report = evaluate(model, target, data=data, n_samples=n_samples, seed=seed, positive=positive, progress=bar)
+        report["model"]["path"] = str(model_path)
+        report["data"] = str(data_path)
+        if target_spec is not None and not isinstance(target_spec, dict):
+            report["target_source"] = str(target_spec)
+        if plots_dir is not None:
+            bar.stage("figures")
+            report["plots"] = write_plots(report, plots_dir)
+            curve = write_learning_curve(getattr(model, "history", None), plots_dir)
+            if curve is not None:
+                report["plots"].append(curve)
+        bar.stage("writing the report")
+        write_json(report, json_path)
     return report
 
 

@@ -307,3 +307,90 @@ def test_run_evaluate_reads_file_targets_and_draws_the_learning_curve(tmp_path):
     assert learning_curve_keys({"classical_fidelity": [0.9], "train_loss": [1.0]}) == ["classical_fidelity"]
     assert learning_curve_keys({"train_d_loss": [1.0], "train_d_loss_stderr": [0.1], "lr": [1.0]}) == ["train_d_loss"]
     assert learning_curve_keys({}) == [] and learning_curve_keys({"val_loss": [float("nan")]}) == []
+
+
+def test_progress_is_silent_while_quick_then_shows_the_running_stage() -> None:
+    import io
+    import time
+
+    from qgen.report.progress import Progress
+
+    out = io.StringIO()
+    with Progress("qgen evaluate", mode="lines", delay=0.1, stream=out) as progress:
+        progress.stage("quick step")  # over before the delay: never shown
+        progress.stage("slow step")
+        time.sleep(0.8)  # the delay passes during this stage: it is shown then (margin for a loaded machine)
+        progress.stage("last step")  # after the delay: shown at once
+    lines = out.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["qgen evaluate: slow step", "qgen evaluate: last step"]
+    assert all(line.endswith(" s)") for line in lines)
+    quick = io.StringIO()
+    with Progress("qgen evaluate", mode=True, delay=5.0, stream=quick) as progress:
+        progress.stage("step")
+    assert quick.getvalue() == ""
+    # On a terminal: one status line rewritten in place, wiped at the end.
+    bar = io.StringIO()
+    with Progress("qgen evaluate", mode="bar", delay=0.0, stream=bar) as progress:
+        progress.stage("model table")
+        time.sleep(0.1)
+    text = bar.getvalue()
+    assert text.startswith("\rqgen evaluate: model table (") and text.endswith("\r") and "\n" not in text
+    silent = io.StringIO()
+    with Progress("qgen evaluate", mode=False, delay=0.0, stream=silent) as progress:
+        progress.stage("step")
+        time.sleep(0.05)
+    assert silent.getvalue() == ""
+    with pytest.raises(MetricError, match="progress must be"):
+        Progress("qgen evaluate", mode="verbose")
+
+
+def test_evaluate_reports_each_stage_in_order(target, data) -> None:
+    import io
+
+    from qgen.report.progress import Progress
+
+    out = io.StringIO()
+    with Progress("qgen evaluate", mode="lines", delay=0.0, stream=out) as progress:
+        evaluate(target.measured("tetra"), target, data=data, n_samples=500, seed=1, progress=progress)
+    stages = [line.split(": ", 1)[1].rsplit(" (", 1)[0] for line in out.getvalue().splitlines()]
+    assert stages == [
+        "drawing 500 model samples",
+        f"target table: all 4^{N} probabilities",
+        f"model table: all 4^{N} probabilities",
+        "classical fidelity",
+        "KL divergence",
+        "reverse KL divergence",
+        "observables of the model samples",
+        "the model's state",
+        "observables of the data",
+        "exact observables",
+        "quantum fidelity",
+    ]
+
+
+def test_qgen_evaluate_shows_progress_on_stderr_unless_quiet(tmp_path, monkeypatch, capsys) -> None:
+    from qgen.cli import main
+    from qgen.report import evaluation
+    from qgen.states import ghz
+
+    m = ghz(3).measured("pauli4")
+    x = m.sample(2000, generator=torch.Generator().manual_seed(0)).numpy()
+    save(MeasurementData(x, m.povm, state=ghz(3).spec), tmp_path / "d.h5")
+    argv = ["evaluate", "--model", str(tmp_path / "d.h5"), "--data", str(tmp_path / "d.h5"), "--n-samples", "300"]
+    # A quick report (well under the 2 s delay) prints no progress.
+    assert main([*argv, "--json", str(tmp_path / "a.json")]) == 0
+    assert "qgen evaluate:" not in capsys.readouterr().err
+    monkeypatch.setattr(evaluation, "PROGRESS_DELAY", 0.0)  # as if every step were slow
+    assert main([*argv, "--json", str(tmp_path / "b.json")]) == 0
+    captured = capsys.readouterr()
+    err = captured.err.splitlines()
+    assert err[0].startswith("qgen evaluate: loading the model, the data and the target (")
+    assert any(line.startswith("qgen evaluate: classical fidelity (") for line in err)
+    assert err[-1].startswith("qgen evaluate: writing the report (")
+    assert "qgen evaluate:" not in captured.out  # the table and the final line stay on stdout, untouched
+    assert main([*argv, "--json", str(tmp_path / "c.json"), "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    assert (
+        json.loads((tmp_path / "b.json").read_text())["classical_fidelity"]
+        == json.loads((tmp_path / "c.json").read_text())["classical_fidelity"]
+    )
