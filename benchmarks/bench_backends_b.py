@@ -17,14 +17,16 @@ known density (moons, rings, 8 Gaussians, checkerboard; 10 % of them held out fo
 Part 2, outcome strings: the families that model strings (mixture of product-categoricals by EM, Aitchison-Aitken
 KDE, dequantized flow) next to the RNN on GHZ N = 6 (tetra, 10^4 samples, seed 0, 10 % held out; the data set of
 bench_backends.py): classical fidelity and KL(p || q) with their estimators named ("exact" by enumerating all
-4^6 strings for exact likelihoods; for the flow, whose log_prob is a lower bound, "empirical" from 10^6 samples
-and "bound": sum_a sqrt(p(a) exp(bound(a))) and sum_a p(a) (log p(a) - bound(a)), the bound with 256
-dequantization draws), and training time. The RNN's row is read from results/backends.json (bench_backends.py,
-same data and seed) unless --with-rnn retrains it here. Goal (issue 11): F >= 0.99 for exact or bounded
-likelihoods.
+4^6 strings for exact likelihoods; for the flow, whose log_prob is a lower bound, "bound": sum_a sqrt(p(a)
+exp(bound(a))) and sum_a p(a) (log p(a) - bound(a)), the bound with 64 dequantization draws, and "empirical" from
+2 x 10^5 samples, next to the same estimator on as many exact target samples, its ceiling), and training time.
+The RNN's row is read from results/backends.json (bench_backends.py, same data and seed) unless --with-rnn
+retrains it here. Goal (issue 11): F >= 0.99 for exact or bounded likelihoods.
 
-Reproduce (one torch thread; about 10 minutes on a quiet 2-core machine; results in
-benchmarks/results/backends_b.json, figures in docs/figures/backends/):
+Reproduce (one torch thread; results in benchmarks/results/backends_b.json, figures in docs/figures/backends/).
+Cost: the previous defaults took about 14 CPU-minutes (2026-12-01); with the 2-D KDE's faster bandwidth search,
+2 x 10^5 flow samples instead of 10^6 and a 64-draw bound instead of 256, the parts measured since add up to
+about 8 CPU-minutes (benchmarks/README.md, part B, "Cost"; not yet timed as one run):
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_backends_b.py --threads 1
 """
@@ -154,7 +156,7 @@ def run_2d(family: str, set_name: str, args: argparse.Namespace) -> tuple[dict[s
         "train_seconds": round(seconds, 2),
         "train_cpu_seconds": round(cpu, 2),
     }
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     nll = heldout_nll(model, test)
     with torch.no_grad():
         log_p = truth.log_prob(test)
@@ -175,6 +177,7 @@ def run_2d(family: str, set_name: str, args: argparse.Namespace) -> tuple[dict[s
         samples, test[: args.n_distance], n_bootstrap=args.bootstrap, seed=args.seed
     ).to_dict()
     record["eval_seconds"] = round(time.perf_counter() - start, 2)
+    record["eval_cpu_seconds"] = round(time.process_time() - start_cpu, 2)
     return record, model, samples
 
 
@@ -238,6 +241,7 @@ def run_ghz(family: str, data: torch.Tensor, target: Any, args: argparse.Namespa
         settings["epochs"] = max(1, round(settings["epochs"] * args.epochs_scale))
     seconds, cpu, epochs = fit(model, data, settings, args.seed)
     model.eval()
+    start = time.process_time()
     record: dict[str, Any] = {
         "family": family,
         "likelihood": model.likelihood,
@@ -254,9 +258,11 @@ def run_ghz(family: str, data: torch.Tensor, target: Any, args: argparse.Namespa
         record["fidelity_empirical"] = classical_fidelity(
             target, model, "empirical", n_samples=args.eval_samples, generator=args.seed + 1
         ).to_dict()
+        record["sampling_cpu_seconds"] = round(time.process_time() - start, 1)
         f_bound, kl_bound = bound_metrics(target, model, args.bound_samples, args.seed)
         record["fidelity_bound"] = f_bound
         record["kl_bound"] = kl_bound
+    record["eval_cpu_seconds"] = round(time.process_time() - start, 1)
     return record
 
 
@@ -279,9 +285,9 @@ class _TargetSampler:
 # ---- driver ----------------------------------------------------------------------------------------------------
 
 
-def _save(results: dict[str, Any]) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
-    with atomic_write(RESULTS) as tmp:
+def _save(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(exist_ok=True)
+    with atomic_write(path) as tmp:
         Path(tmp).write_text(json.dumps(results, indent=1, default=_json_default))
 
 
@@ -309,17 +315,21 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=30)
     parser.add_argument("--grid", type=int, default=201, help="grid points per axis of the KL quadrature")
     parser.add_argument("--n-samples", type=int, default=10_000, help="GHZ data set size")
-    parser.add_argument("--eval-samples", type=int, default=1_000_000)
-    parser.add_argument("--bound-samples", type=int, default=256)
+    # Drawing 10^6 samples of the spline flow (an autoregressive inverse: one pass per site) cost ~150 CPU s, a
+    # third of the run; 2 x 10^5 keep the empirical F's ceiling near 0.997 (the reference row says it). The bound
+    # draws no samples: 64 draws per string over 4^6 strings cost ~5 CPU s (256: ~20).
+    parser.add_argument("--eval-samples", type=int, default=200_000, help="GHZ: model samples of the empirical F")
+    parser.add_argument("--bound-samples", type=int, default=64, help="GHZ: dequantization draws of the bound")
     parser.add_argument("--epochs-scale", type=float, default=1.0, help="multiply every epoch count (longer runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-figures", action="store_true")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the JSON file results are merged into")
     args = parser.parse_args()
     wall, cpu = time.perf_counter(), time.process_time()
     torch.set_num_threads(args.threads)
     print(f"torch threads: {torch.get_num_threads()}; {platform.processor() or platform.machine()}")
     print("command:", shlex.join(["OMP_NUM_THREADS=1", ".venv/bin/python", *sys.argv]), flush=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
     results["threads"] = torch.get_num_threads()
     results.setdefault("vectors", {})
     results.setdefault("ghz6", {})
@@ -344,7 +354,7 @@ def main() -> None:
                     f"{_pm(r['energy_distance'], 4):>18} {r['train_seconds']:8.1f} {r['train_cpu_seconds']:7.1f}",
                     flush=True,
                 )
-                _save(results)
+                _save(results, args.out)
             if not args.no_figures and len(panels) == len(SETS):
                 family_figure(family, panels, FIGURES / f"{family}.png")
 
@@ -365,7 +375,7 @@ def main() -> None:
         for family in families:
             r = run_ghz(family, data, target, args)
             ghz_results[family] = r
-            _save(results)
+            _save(results, args.out)
         if "rnn" not in families and PART_A_RESULTS.exists():
             part_a = json.loads(PART_A_RESULTS.read_text()).get("rnn")
             if part_a is not None:
@@ -387,7 +397,7 @@ def main() -> None:
             print(
                 f"{family:8} {r['likelihood']:12} {f:>28} {kl:>26} {r['train_seconds']:8.1f} {cpu_s:7.1f}", flush=True
             )
-        _save(results)
+        _save(results, args.out)
     print(f"total: {time.perf_counter() - wall:.0f} s wall, {time.process_time() - cpu:.0f} s CPU")
 
 
