@@ -18,6 +18,9 @@ Three tables:
     samples: the categorical RBM (exact gradient) and the RNN; classical fidelity to the exact noisy outcome
     distribution and quantum fidelity of the reconstructed rho to the exact noisy state (qgen.metrics, exact).
 
+The N = 10 scan (categorical RBM, RNN and Transformer on GHZ and the TFIM, samples and time to classical fidelity
+0.99) is benchmarks/bench_rbm_scan.py.
+
 Every model trains through qgen.train.Trainer (no validation split, no early stopping, fixed epochs). Times
 are wall seconds and CPU seconds of this process (all its threads; the machine is shared, so CPU time is the
 steadier figure). Rows are also written as JSON (--output, default benchmarks/results/rbm_<table>.json).
