@@ -47,10 +47,11 @@ _JIT = {"nogil": True, "cache": True, "fastmath": {"contract", "reassoc"}, "boun
 
 # Work space of one block of samples (floats): 256 KiB, 169 samples at chi = 22. On the 50-site chain blocks of
 # 96-192 samples took 4.2 us per sample of CPU time against 5.1 us at 579 and 7.6 us at 1024, whose products no
-# longer stay in L2 (`benchmarks/bench_mps_sampling.py --block-scan`). Larger bonds want no smaller blocks: the
-# products' BLAS calls lose more to short rows than the passes gain from the cache (60 random sites, one thread:
-# chi = 41 real 19.3 / 17.4 us per sample at 94 / 188 samples, complex 45.2 / 38.5; chi = 64 real 48.3 / 42.1 at
-# 61 / 122), hence at least 128 samples.
+# longer stay in L2 (sample_chunk, one thread, best of 7 under a load average of 18;
+# `benchmarks/bench_mps_sampling.py --block-scan` times the same end to end, where the load blurs it more).
+# Larger bonds want no smaller blocks: the products' BLAS calls lose more to short rows than the passes gain
+# from the cache (60 random sites, one thread: chi = 41 real 19.3 / 17.4 us per sample at 94 / 188 samples,
+# complex 45.2 / 38.5; chi = 64 real 48.3 / 42.1 at 61 / 122), hence at least 128 samples.
 _BLOCK_FLOATS = 1 << 15
 _MIN_BLOCK = 128
 
