@@ -124,6 +124,8 @@ class _Adversarial(GenerativeModel):
         if isinstance(self.support, Strings):
             width = self.support.n_sites * self.support.n_symbols
         else:
+            if critic_input != "hard":
+                raise ModelError(f"critic_input={critic_input!r} is for strings; on vectors the critic sees the points")
             width = self.support.dim
             self.standardize = Standardize(width)
         self.generator = mlp(latent_dim, width, hidden_size, n_layers)

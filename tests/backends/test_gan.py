@@ -253,3 +253,5 @@ def test_critic_input_is_what_the_critic_and_the_penalty_see(critic_input: str) 
     assert first.log["gradient_penalty"].item() == pytest.approx(expected.item(), rel=1e-5)
     with pytest.raises(ModelError, match="critic_input"):
         WGANGP(3, 4, critic_input="probabilities")
+    with pytest.raises(ModelError, match="critic_input='soft' is for strings"):
+        GAN(Vectors(2), critic_input="soft")
