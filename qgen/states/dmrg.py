@@ -126,23 +126,40 @@ def dmrg_ground_state(mpo: Any, *, max_bond: int, cutoff: float, tol: float, max
     return solver.state, record
 
 
-def _ground_state(name: str, mpo_fn: Any, spec: dict, n: int, max_bond: int, cutoff: float, cache: bool) -> MPSState:
+def _ground_state(
+    name: str, mpo_fn: Any, spec: dict, n: int, max_bond: int, cutoff: float, cache: bool, sector: int = 0
+) -> MPSState:
+    """DMRG (or the cache), then, when sector is +-1, the projection onto that spin-flip parity sector."""
     from qgen.states.mps_io import from_quimb
 
     if cache:
         state = _load_cached(name, cutoff, max_bond)
         if state is not None:
             state.spec = spec
-            return state
+            # Files written before the projection existed may hold a symmetry-broken state: project on load
+            # (a no-op, one transfer-matrix pass, for a state already in its sector).
+            return _in_sector(state, sector, cutoff)
     # quimb's tol bounds the energy change between sweeps; 1e-11 per site keeps it below the 1e-8 target.
     qmps, record = dmrg_ground_state(mpo_fn(), max_bond=max_bond, cutoff=cutoff, tol=1e-11 * n)
     if not record["converged"]:
         raise StateError(f"DMRG for {name} did not converge in {record['sweeps']} sweeps (max_bond={max_bond})")
-    state = from_quimb(qmps, spec=spec)
+    state = _in_sector(from_quimb(qmps, spec=spec), sector, cutoff)
     state.energy = record["energy"]
     if cache:
         _store(state, name, {**record, "cutoff": cutoff, "max_bond": max_bond, "spec": str(spec)})
     return state
+
+
+def _in_sector(state: MPSState, sector: int, cutoff: float) -> MPSState:
+    if sector == 0:
+        return state
+    from qgen.states.parity import project_parity
+
+    energy = getattr(state, "energy", None)
+    out = project_parity(state, sector, cutoff=min(cutoff, 1e-12))
+    if energy is not None:
+        out.energy = energy
+    return out
 
 
 def tfim_mps(
@@ -166,7 +183,10 @@ def tfim_mps(
         cache: look in data/ and the cache folder first, and store new results there.
 
     Returns:
-        an MPSState with `spec` set and `energy` the DMRG ground-state energy.
+        an MPSState with `spec` set and `energy` the DMRG ground-state energy. For h != 0 it is projected onto
+        the spin-flip parity sector prod_i X_i = sign(h)^N of the finite chain's unique ground state
+        (qgen.states.parity): in the ordered phase DMRG alone returns a symmetry-broken mixture of the two
+        nearly degenerate lowest levels, a different one per run.
     """
     n = _check(n_qubits, boundary, max_bond, cutoff)
     h, J = check_parameter(h, "h"), check_parameter(J, "J")
@@ -178,7 +198,8 @@ def tfim_mps(
         return qtn.MPO_ham_ising(n, j=-4.0 * J, bx=2.0 * h, cyclic=boundary == "periodic")
 
     name = cache_key("tfim", n, boundary, h=h, J=J)
-    return _ground_state(name, mpo, spec, n, int(max_bond), float(cutoff), cache)
+    sector = 0 if h == 0 else (1 if h > 0 or n % 2 == 0 else -1)
+    return _ground_state(name, mpo, spec, n, int(max_bond), float(cutoff), cache, sector)
 
 
 def xxz_mps(

@@ -12,6 +12,7 @@ from qgen.states.dmrg import cache_key, tfim_mps, xxz_mps
 from qgen.states.free_fermions import tfim_free_fermion_correlators, tfim_free_fermion_energy
 from qgen.states.hamiltonians import ground_state, tfim_ground_state, tfim_hamiltonian, xxz_hamiltonian
 from qgen.states.library import tfim
+from qgen.states.mps import MPSState
 from qgen.states.reference import reference_values
 
 
@@ -96,3 +97,31 @@ def test_xxz_matches_exact_diagonalisation() -> None:
 def test_dmrg_n100_off_critical(h: float) -> None:
     state = tfim_mps(100, h=h, cache=False)
     assert abs(state.energy - tfim_free_fermion_energy(100, h)) / 100 < 1e-8
+
+
+@pytest.mark.parametrize("h", [0.5, 0.7])
+def test_ordered_phase_ground_state_is_the_symmetric_one(h: float) -> None:
+    """In the ordered phase DMRG alone may return a symmetry-broken state; tfim_mps returns the finite chain's
+    unique ground state, the dense eigenvector (which has <Z_i> = 0 and parity +1), to DMRG accuracy."""
+    n = 10
+    mps = tfim_mps(n, h=h, cache=False)
+    dense = np.asarray(tfim(n, h, representation="dense").vector).reshape(-1)
+    assert abs(np.vdot(dense, mps.to_dense())) ** 2 > 1 - 1e-9
+    assert abs(mps.expectation("I" * 4 + "Z" + "I" * 5)) < 1e-9
+
+
+def test_cached_symmetry_broken_state_is_projected_on_load(tmp_path, monkeypatch) -> None:
+    """A cache file written before the projection existed (a broken state) is read back in its sector."""
+    from qgen.states.parity import parity
+
+    monkeypatch.setenv("QGEN_CACHE", str(tmp_path))
+    monkeypatch.setattr(dmrg, "data_dir", lambda: tmp_path / "none")
+    n = 8
+    up = MPSState([np.array([1.0, 0.0]).reshape(1, 2, 1)] * n)  # |0...0>: the h -> 0 limit of a broken state
+    up.energy = -7.0
+    dmrg._store(
+        up, cache_key("tfim", n, "open", h=0.01, J=1.0), {"energy": -7.0, "cutoff": 1e-10, "max_bond": 128, "chi": 1}
+    )
+    state = tfim_mps(n, h=0.01)
+    assert abs(parity(state) - 1.0) < 1e-12 and abs(state.expectation("Z" + "I" * (n - 1))) < 1e-12
+    assert abs(state.expectation("Z" * n) - 1.0) < 1e-12 and state.energy == -7.0
