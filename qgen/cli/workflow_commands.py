@@ -92,7 +92,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.list or not args.figure:
         for entry in FIGURES.values():
             print(f"{entry.name:<12} {entry.title}\n{'':<12} --quick: {entry.quick}; full: {entry.full}")
-        print("not yet available:")
+        if MISSING:
+            print("not yet available:")
         for name, why in MISSING.items():
             print(f"  {name}: {why}")
         return 0
