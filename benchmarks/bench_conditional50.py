@@ -115,31 +115,13 @@ def field_seed(args: argparse.Namespace, h: float) -> int:
     return point_seed(args.seed, int(round(1000 * h)))
 
 
-def magnetization_sign(target: Any) -> float:
-    """The sign of <Z> at the middle site: DMRG's ground state for h < 1 breaks the Z2 symmetry either way."""
-    z = float(np.real(target.expectation("I" * (N_QUBITS // 2) + "Z" + "I" * (N_QUBITS - N_QUBITS // 2 - 1))))
-    return float(np.sign(z)) if abs(z) > 0.05 else 0.0
-
-
-def flipped(target: Any) -> Any:
-    """X on every site (the Z2 partner of a symmetry-broken ground state), as an MPS."""
-    from qgen.states.mps import MPSState
-
-    return MPSState([t[:, ::-1, :] for t in target.tensors], spec=target.spec)
-
-
-def evaluate_point(model: Any, h: float, args: argparse.Namespace, sector: float = 0.0) -> dict[str, Any]:
-    """phase_point at h against the MPS target; with `sector` (+1 or -1), a target whose magnetization has the
-    other sign is replaced by its spin-flipped partner (recorded as "flipped")."""
+def evaluate_point(model: Any, h: float, args: argparse.Namespace) -> dict[str, Any]:
+    """phase_point at h against the MPS target (the finite chain's symmetric ground state, qgen.states.dmrg)."""
     from qgen.report.conditional import phase_point
     from qgen.states.library import from_spec
 
     target = from_spec({**family(), "h": h}, representation="mps")
-    flip = bool(sector and magnetization_sign(target) == -sector)
-    out = phase_point(
-        model, flipped(target) if flip else target, "tetra", n_samples=args.n_eval, seed=field_seed(args, h)
-    )
-    return {**out, "flipped": flip}
+    return phase_point(model, target, "tetra", n_samples=args.n_eval, seed=field_seed(args, h))
 
 
 def stage_separate(args: argparse.Namespace) -> None:
@@ -175,24 +157,18 @@ def stage_evaluate(args: argparse.Namespace) -> None:
     grid = np.round(np.arange(0.5, 1.5 + 1e-9, args.step), 10).tolist()
     values = sorted(set(grid) | set(trained) | set(_separate_fields(args)))
     from qgen.errors import StateError
-    from qgen.states.library import from_spec
 
-    # The training data's symmetry sector: DMRG broke the Z2 symmetry of the ordered phase (h < 1) one way or
-    # the other at each field; the model learned the trained fields' way, and is compared with that partner.
-    signs = [magnetization_sign(from_spec({**family(), "h": h}, representation="mps")) for h in trained]
-    sector = float(np.sign(sum(signs)))
-    print(f"magnetization sign of the trained fields' targets: {signs}; sector {sector:+.0f}", flush=True)
     points, skipped = [], {}
     for h in values:
         kind = "trained" if np.any(np.isclose(h, trained)) else "held out"
         try:
-            row = {"h": h, "kind": kind, **evaluate_point(model.at(h=h), h, args, sector)}
+            row = {"h": h, "kind": kind, **evaluate_point(model.at(h=h), h, args)}
         except StateError as exc:  # a DMRG that did not converge: no target, said so
             skipped[str(h)] = str(exc)
             print(f"h {h:.3f} {kind:<11} skipped: {exc}", flush=True)
             continue
         points.append(row)
-        print(_line(h, kind, row) + ("  (target spin-flipped)" if row["flipped"] else ""), flush=True)
+        print(_line(h, kind, row), flush=True)
     values = [r["h"] for r in points]
     diagram = {"parameter": "h", "values": values, **{k: [r[k] for r in points] for k in _KEYS}}
     timings = _read(_timings(args))
@@ -241,7 +217,6 @@ def stage_evaluate(args: argparse.Namespace) -> None:
         "min_heldout_fidelity_stderr": worst["fidelity_stderr"],
         "max_heldout_x_relative_error": worst_x,
         "mps_vs_free_fermions_max_error": dmrg_error,
-        "sector": sector,
         "skipped": skipped,
     }
     from qgen.files import atomic_write
