@@ -137,7 +137,7 @@ def split(samples: int, repeats: int = 3) -> dict:
     @numba.njit(nogil=True, boundscheck=False)
     def products_only(mats, offsets, chi, complex_mps, u, block):  # pragma: no cover - compiled
         """_sample_block's BLAS products y = A_i^T l alone: the same calls on the same shapes, block by block."""
-        n_sites, n = u.shape
+        n, n_sites = u.shape
         width = 1
         for i in range(n_sites):
             width = max(width, chi[i])
@@ -173,9 +173,9 @@ def split(samples: int, repeats: int = 3) -> dict:
     gen = torch.Generator().manual_seed(0)
     meas.sample(1000, generator=gen)  # builds the kernel, JIT
     k, n = meas._kernel, meas.chunk_size
-    u = np.ascontiguousarray(meas._uniforms(n, gen).numpy().T)  # (N, n): the kernel's site-major layout
+    u = meas._uniforms(n, gen).numpy()  # (n, N): sample-major, as the kernel reads it
     mps = (k._flat, k._offsets, k._chi_arr, k._complex)
-    out = np.empty((k.n_qubits, n), dtype=np.int64)
+    out = np.empty((n, k.n_qubits), dtype=np.int64)
     products_only(*mps, u, k.block)
     calls = max(1, samples // n)
     rows = []

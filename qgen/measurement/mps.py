@@ -357,14 +357,18 @@ class MPSMeasurement(Measurement):
             for size in sizes:
                 yield self._sample_chunk(self._uniforms(size, generator))
             return
+        uniforms = (self._uniforms(size, generator).cpu().numpy() for size in sizes)
+        for chunk in self._sampler().sample_chunks(uniforms, workers=torch.get_num_threads()):
+            yield torch.from_numpy(chunk)
+
+    def _sampler(self) -> KernelSampler:
+        """The compiled CPU sampler of this measurement, built once."""
         if self._kernel is None:
             from qgen.measurement.mps_kernels import KernelSampler  # numba: imported when first needed
 
             mats = [m.numpy() for m in self._mats]
             self._kernel = KernelSampler(mats, self._chi, self._pieces, self._parent.cpu().numpy())
-        uniforms = (self._uniforms(size, generator).cpu().numpy() for size in sizes)
-        for chunk in self._kernel.sample_chunks(uniforms, workers=torch.get_num_threads()):
-            yield torch.from_numpy(chunk)
+        return self._kernel
 
     def sample(self, n: int, *, generator: torch.Generator | None = None) -> torch.Tensor:
         """n exact samples, int64 (n, N); the same generator state gives the same bits.
@@ -372,6 +376,18 @@ class MPSMeasurement(Measurement):
         Work space is bounded by sampling in chunks of `chunk_size`; only the (n, N) result grows with n. The
         bits do not depend on the chunk size or on the number of threads.
         """
+        n = self._check_n(n)
+        if self._use_kernel() and n > 0:
+            # The kernel writes each chunk into its rows of the one result: no per-chunk arrays, no final copy.
+            result = torch.empty(n, self.n_qubits, dtype=torch.int64)
+            rows = result.numpy()
+            starts = range(0, n, self.chunk_size)
+            sizes = [min(self.chunk_size, n - start) for start in starts]
+            uniforms = (self._uniforms(size, generator).cpu().numpy() for size in sizes)
+            outs = (rows[start : start + size] for start, size in zip(starts, sizes))
+            for _ in self._sampler().sample_chunks(uniforms, workers=torch.get_num_threads(), outs=outs):
+                pass
+            return result
         chunks = list(self.iter_samples(n, generator=generator))
         if not chunks:
             return torch.zeros(0, self.n_qubits, dtype=torch.int64, device=self.device)

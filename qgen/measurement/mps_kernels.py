@@ -172,10 +172,11 @@ def _sample_block(mats, offsets, chi, complex_mps, wr, wi, parent, u, out, block
     """All sites for one chunk of samples in one compiled call, `block` samples at a time.
 
     mats holds the site matrices back to back (offsets[i]: start of site i): A_i^T (2 chi_r, chi_l) for a real
-    MPS, the stacked (4 chi_r, 2 chi_l) for a complex one. u and out are (N, n): site-major, so that a site's
-    uniforms and outcomes are contiguous rows. A block's work space (about 8 max(chi) floats per sample) is
+    MPS, the stacked (4 chi_r, 2 chi_l) for a complex one. u and out are (n, N), sample-major as the caller
+    holds them: a site's column is gathered into (and scattered from) a contiguous row per block, so no
+    transposed copy of either array is made. A block's work space (about 8 max(chi) floats per sample) is
     meant to stay in the L2 cache between the product and the passes that read it."""
-    n_sites, n = u.shape
+    n, n_sites = u.shape
     width = 1
     for i in range(n_sites):
         width = max(width, chi[i])
@@ -208,9 +209,11 @@ def _sample_block(mats, offsets, chi, complex_mps, wr, wi, parent, u, out, block
             y4 = y.reshape(2, 2, chi_r, m)
             _density(y4, scr)
             # contiguous copies of the block's uniforms and outcomes: the vectorised draw reads whole rows
-            u_row[:m] = u[i, start : start + m]
+            for j in range(m):
+                u_row[j] = u[start + j, i]
             _draw(weights, wr, wi, parent, u_row[:m], out_row[:m], scr, prob)
-            out[i, start : start + m] = out_row[:m]
+            for j in range(m):
+                out[start + j, i] = out_row[j]
             l = (l_b if i % 2 == 0 else l_a)[: 2 * chi_r * m].reshape(2, chi_r, m)
             _next_left(y4, scr, l)
             chi_l = chi_r
@@ -263,28 +266,36 @@ class KernelSampler:
         auto = max(_MIN_BLOCK, _BLOCK_FLOATS // per_sample)
         self.block = auto if block is None else positive_int(block, "block", error=StateError)
 
-    def sample_chunk(self, uniforms: np.ndarray) -> np.ndarray:
-        """Samples (n, N) int64, one per row of uniforms (n, N) float64 in [0, 1)."""
-        u = np.ascontiguousarray(np.asarray(uniforms, dtype=np.float64).T)
-        out = np.empty((self.n_qubits, u.shape[1]), dtype=np.int64)
+    def sample_chunk(self, uniforms: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Samples (n, N) int64, one per row of uniforms (n, N) float64 in [0, 1); written into `out` (a
+        C-contiguous int64 (n, N) array, e.g. a slice of the caller's result) when given."""
+        u = np.ascontiguousarray(uniforms, dtype=np.float64)
+        if out is None:
+            out = np.empty(u.shape, dtype=np.int64)
+        elif out.shape != u.shape or out.dtype != np.int64 or not out.flags.c_contiguous:
+            raise StateError(f"out must be a C-contiguous int64 array of shape {u.shape}")
         mps = (self._flat, self._offsets, self._chi_arr, self._complex)
         _sample_block(*mps, self._wr, self._wi, self._parent, u, out, self.block)
-        return np.ascontiguousarray(out.T)
+        return out
 
-    def sample_chunks(self, uniform_chunks: Iterable[np.ndarray], workers: int) -> Iterator[np.ndarray]:
+    def sample_chunks(
+        self, uniform_chunks: Iterable[np.ndarray], workers: int, outs: Iterable[np.ndarray] | None = None
+    ) -> Iterator[np.ndarray]:
         """Samples for each (n_c, N) array of uniforms that the iterable yields, in order, on `workers`
-        threads; at most `workers` chunks are in flight, so memory stays bounded for any total."""
+        threads; at most `workers` chunks are in flight, so memory stays bounded for any total. With `outs`
+        (an iterable of arrays aligned with the chunks, as sample_chunk's `out`), each chunk is written there."""
         from threadpoolctl import threadpool_limits
 
+        pairs = zip(uniform_chunks, outs) if outs is not None else ((u, None) for u in uniform_chunks)
         with threadpool_limits(limits=1, user_api="blas"):
             if workers <= 1:
-                for u in uniform_chunks:
-                    yield self.sample_chunk(u)
+                for u, out in pairs:
+                    yield self.sample_chunk(u, out)
                 return
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 pending = []
-                for u in uniform_chunks:
-                    pending.append(pool.submit(self.sample_chunk, u))
+                for u, out in pairs:
+                    pending.append(pool.submit(self.sample_chunk, u, out))
                     if len(pending) >= workers:
                         yield pending.pop(0).result()
                 for future in pending:
