@@ -172,7 +172,7 @@ def _in_sector(state: MPSState, sector: int, cutoff: float) -> MPSState:
     from qgen.states.parity import project_parity
 
     energy = getattr(state, "energy", None)
-    out = project_parity(state, sector, cutoff=min(cutoff, 1e-12))
+    out = project_parity(state, sector, cutoff=min(cutoff, 1e-14))
     if energy is not None:
         out.energy = energy
     return out
