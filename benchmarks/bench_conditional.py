@@ -65,7 +65,10 @@ def main() -> int:
     parser.add_argument("--train-fields", default="0.5:1.5:5")
     parser.add_argument("--grid", type=int, default=21, help="fine grid points in [0.5, 1.5] (trained ones skipped)")
     parser.add_argument("--separate", default="0.65,0.95,1.35", help="held-out fields that get a separate model")
-    parser.add_argument("--epochs", type=int, default=40, help="epochs of the conditional model")
+    # 20, not 40: the validation loss bottoms out near epoch 20 and then rises (over-fitting); with 40 epochs the
+    # kept best epoch lies mid-schedule, at half the peak learning rate, where the optimizer's noise leaves a
+    # seed-dependent offset in <X> (a direction the likelihood barely constrains). See benchmarks/README.md.
+    parser.add_argument("--epochs", type=int, default=20, help="epochs of the conditional model")
     parser.add_argument("--separate-epochs", type=int, default=60, help="epochs of each separate model")
     parser.add_argument("--d-model", type=int, default=32)
     parser.add_argument("--batch-size", type=int, default=256)
