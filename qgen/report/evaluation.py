@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from qgen.errors import MetricError, QgenError
+from qgen.errors import MetricError, ModelError, QgenError
 from qgen.estimate import Estimate
 from qgen.files import atomic_write
 from qgen.measurement.povm import POVM
@@ -81,7 +81,7 @@ def _safe(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
     """fn(...).to_dict(), or an "unavailable" entry that says why (a report is still written)."""
     try:
         return fn(*args, **kwargs).to_dict()
-    except MetricError as exc:
+    except (MetricError, ModelError) as exc:
         return _unavailable(exc)
 
 
@@ -251,12 +251,16 @@ def evaluate(
         if data_obs is not None:
             observables[name]["data"] = data_obs[name]
     report["observables"] = observables
-    if target is not None and (state is not None or n <= MAX_EXACT_QUBITS):
+    # Beyond its dense state a model with its own Monte Carlo overlap (the RBMs' fidelity()) is measured by it.
+    own = callable(getattr(model, "fidelity", None)) and target is not None and target.is_pure
+    if target is not None and (state is not None or n <= MAX_EXACT_QUBITS or own):
         step("quantum fidelity")
     if target is not None and state is not None:
         report["quantum_fidelity"] = _safe(state_fidelity, state[0], target, state[1])
     elif target is not None and n <= MAX_EXACT_QUBITS:
         report["quantum_fidelity"] = _safe(quantum_fidelity, model_d, target, povm=povm, method="exact", **kw)
+    elif own:
+        report["quantum_fidelity"] = _safe(model.fidelity, target, method="mc", generator=int(seed))
     return report
 
 
