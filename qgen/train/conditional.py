@@ -13,8 +13,8 @@ from qgen.errors import TrainingError
 from qgen.models.base import GenerativeModel
 from qgen.models.io import save
 from qgen.models.registry import build
-from qgen.train.defaults import CONDITIONAL_MODEL, TimeBudget, _pause, conditional_recipe, resolve_settings
-from qgen.train.trainer import Callback, Trainer
+from qgen.train.defaults import CONDITIONAL_MODEL, _pause, budgeted_trainer, conditional_recipe, resolve_settings
+from qgen.train.trainer import Callback
 
 __all__ = ["train_conditional", "describe_conditions"]
 
@@ -82,13 +82,7 @@ def train_conditional(
     model = build(model_name, n_qubits=data.n_qubits, n_outcomes=data.n_outcomes, seed=seed, **options)
     rows = model.condition_rows(data)
     checkpoint = Path(str(output) + ".ckpt") if output is not None else None
-    callbacks = list(callbacks)
-    budget = TimeBudget(max_minutes) if max_minutes is not None else None
-    if budget is not None:
-        callbacks.append(budget)
-    trainer = Trainer(
-        model, seed=seed, checkpoint=checkpoint, device=device, progress=progress, callbacks=callbacks, **settings
-    )
+    trainer, budget = budgeted_trainer(model, settings, seed, checkpoint, device, progress, callbacks, max_minutes)
     if plan is not None and trainer.is_main:
         from qgen.train.plan import describe_plan
 

@@ -362,13 +362,7 @@ def train(
         model = build(model_name, n_qubits=outcomes.shape[1], n_outcomes=n_outcomes, seed=seed, **options)
     if checkpoint is None and output is not None:
         checkpoint = Path(str(output) + ".ckpt")
-    callbacks = list(callbacks)
-    budget = TimeBudget(max_minutes) if max_minutes is not None else None
-    if budget is not None:
-        callbacks.append(budget)
-    trainer = Trainer(
-        model, seed=seed, checkpoint=checkpoint, device=device, progress=progress, callbacks=callbacks, **settings
-    )
+    trainer, budget = budgeted_trainer(model, settings, seed, checkpoint, device, progress, callbacks, max_minutes)
     if plan is not None and trainer.is_main:
         from qgen.train.plan import describe_plan
 
@@ -387,6 +381,27 @@ def train(
     if output is not None and trainer.is_main:
         save(trainer.model, output)
     return trainer.model
+
+
+def budgeted_trainer(
+    model: Any,
+    settings: dict[str, Any],
+    seed: int,
+    checkpoint: Path | None,
+    device: Any,
+    progress: Any,
+    callbacks: Any,
+    max_minutes: float | None,
+) -> tuple[Trainer, TimeBudget | None]:
+    """The Trainer of `qgen train` (plain and conditional), with a TimeBudget callback when max_minutes is set."""
+    callbacks = list(callbacks)
+    budget = TimeBudget(max_minutes) if max_minutes is not None else None
+    if budget is not None:
+        callbacks.append(budget)
+    trainer = Trainer(
+        model, seed=seed, checkpoint=checkpoint, device=device, progress=progress, callbacks=callbacks, **settings
+    )
+    return trainer, budget
 
 
 def _pause(checkpoint: Path) -> None:

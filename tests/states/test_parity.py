@@ -6,20 +6,8 @@ import numpy as np
 import pytest
 
 from qgen.errors import StateError
-from qgen.states.mps import MPSState
 from qgen.states.parity import parity, project_parity
-
-
-def _random_mps(n: int, chi: int, seed: int, complex_: bool = False) -> MPSState:
-    rng = np.random.default_rng(seed)
-    dims = [1] + [min(chi, 2 ** min(i, n - i)) for i in range(1, n)] + [1]
-    tensors = []
-    for i in range(n):
-        t = rng.normal(size=(dims[i], 2, dims[i + 1]))
-        if complex_:
-            t = t + 1j * rng.normal(size=t.shape)
-        tensors.append(t)
-    return MPSState(tensors)
+from tests.helpers import random_mps
 
 
 def _flip(vector: np.ndarray, n: int) -> np.ndarray:
@@ -30,7 +18,7 @@ def _flip(vector: np.ndarray, n: int) -> np.ndarray:
 @pytest.mark.parametrize("complex_", [False, True])
 @pytest.mark.parametrize("n", [1, 2, 5, 8])
 def test_parity_matches_dense(n: int, complex_: bool) -> None:
-    state = _random_mps(n, 4, seed=n, complex_=complex_)
+    state = random_mps(n, 4, seed=n, complex_=complex_)
     v = state.to_dense().reshape(-1)
     assert abs(parity(state) - np.vdot(v, _flip(v, n)).real) < 1e-12
 
@@ -39,7 +27,7 @@ def test_parity_matches_dense(n: int, complex_: bool) -> None:
 @pytest.mark.parametrize("complex_", [False, True])
 @pytest.mark.parametrize("n", [1, 3, 6, 9])
 def test_projection_matches_dense(n: int, sign: int, complex_: bool) -> None:
-    state = _random_mps(n, 5, seed=10 + n, complex_=complex_)
+    state = random_mps(n, 5, seed=10 + n, complex_=complex_)
     v = state.to_dense().reshape(-1)
     expected = v + sign * _flip(v, n)
     expected /= np.linalg.norm(expected)
@@ -49,12 +37,12 @@ def test_projection_matches_dense(n: int, sign: int, complex_: bool) -> None:
 
 
 def test_state_in_its_sector_is_returned_unchanged() -> None:
-    cat = project_parity(_random_mps(6, 4, seed=3), 1)
+    cat = project_parity(random_mps(6, 4, seed=3, complex_=False), 1)
     assert project_parity(cat, 1) is cat
 
 
 def test_bad_sign_and_empty_sector_are_refused() -> None:
-    cat = project_parity(_random_mps(6, 4, seed=4), 1)
+    cat = project_parity(random_mps(6, 4, seed=4, complex_=False), 1)
     with pytest.raises(StateError, match="sign must be"):
         project_parity(cat, 0)
     with pytest.raises(StateError, match="weight"):
