@@ -20,13 +20,13 @@ FAMILY = {"name": "tfim", "n_qubits": 4}
 
 
 def test_conditional_recipe_is_the_conditional_benchmarks() -> None:
-    """bench_conditional.py's settings: Transformer d 32, 4 heads, 2 layers, Adam 3e-3 cosine, batch 256, 40
+    """bench_conditional.py's settings: Transformer d 32, 4 heads, 2 layers, Adam 3e-3 cosine, batch 256, 20
     epochs, no early stopping; a model without a conditional benchmark falls back to the plain recipe."""
     recipe = conditional_recipe(CONDITIONAL_MODEL, 50_000, 10)
     assert CONDITIONAL_MODEL == "transformer"
     assert recipe.model_options == {"d_model": 32, "n_heads": 4, "n_layers": 2}
     expected = {"lr": 3e-3, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 256, "schedule": "cosine"}
-    assert recipe.settings == {**expected, "epochs": 40, "early_stopping_patience": None}
+    assert recipe.settings == {**expected, "epochs": 20, "early_stopping_patience": None}
     assert "bench_conditional.py" in recipe.source and "N = 50" in conditional_recipe("transformer", 50_000, 50).source
     assert "no conditional benchmark" in conditional_recipe("pixelcnn", 50_000).source
 
