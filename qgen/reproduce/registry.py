@@ -42,7 +42,7 @@ FIGURES: dict[str, FigureEntry] = {
             "reconstructed vs exact",
             "qgen.reproduce.paper_fig2",
             quick="51 s on one thread with the RBM beside the RNN (measured)",
-            full="about 45 min on one thread (53 times the quick run's training; not yet timed end to end)",
+            full="523 s of CPU on one thread, 24 min wall at load average 2-9 (measured 2026-12-01)",
         ),
         FigureEntry(
             "paper-fig3",
