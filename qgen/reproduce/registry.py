@@ -80,7 +80,7 @@ FIGURES: dict[str, FigureEntry] = {
             "qgen.reproduce.seed_toys",
             quick="two moons only, 2,000 points, half the epochs: 96-228 s on one thread (measured, machine shared; "
             "228 s with the WGAN-GP panel at load average 15, 48 CPU s)",
-            full="four toy sets, 5,000 points: about 40 min on one thread (estimated from the quick run's times)",
+            full="four toy sets, 5,000 points: 722 s of CPU on one thread, 15 min wall (measured 2026-12-01)",
         ),
         FigureEntry(
             "tfim-phase",
