@@ -188,3 +188,23 @@ class InterruptedTrainer(Trainer):
         super().save_checkpoint(path)
         if self.epoch == self.interrupt_after:
             raise Interrupted(f"stopped after epoch {self.epoch}")
+
+
+def positive_product_rbm(n: int, seed: int) -> tuple[Any, MPSState, float]:
+    """rbm-positive with all weights 0 (the product state psi_i(s) ~ exp(b_i(s) / 2) of its random visible biases),
+    a product-state MPS target with every site rotated slightly from it, and their fidelity in closed form,
+    prod_i <phi_i|psi_i>^2: a Monte Carlo fidelity check at any N."""
+    from qgen.models.rbm import PositiveRBM
+
+    model = PositiveRBM(n, n_hidden=2, n_chains=200).double()
+    rng = np.random.default_rng(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+        model.rbm.visible_bias.copy_(torch.as_tensor(rng.normal(size=(n, 2))))
+    sites = np.exp(0.5 * model.rbm.visible_bias.detach().numpy())
+    sites /= np.linalg.norm(sites, axis=1, keepdims=True)
+    targets = sites + 0.1 * rng.normal(size=(n, 2))
+    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
+    closed_form = float(np.prod((targets * sites).sum(1) ** 2))
+    return model, MPSState([t.reshape(1, 2, 1) for t in targets]), closed_form

@@ -30,6 +30,7 @@ from tests.helpers import (
     InterruptedTrainer,
     assert_samples_fit,
     pauli_matrix_of,
+    positive_product_rbm,
     random_vector,
     tfim_vector,
 )
@@ -443,19 +444,8 @@ def test_a_24_qubit_model_trains_with_the_sampled_phase_and_its_state_is_refused
 
 def test_positive_rbm_monte_carlo_fidelity_at_24_qubits() -> None:
     """rbm-positive beyond the dense limit: its `sample` (PCD model, Gibbs) and -F / 2 give the closed form."""
-    n = 24
-    model = PositiveRBM(n, n_hidden=2, n_chains=200).double()
-    rng = np.random.default_rng(9)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        model.rbm.visible_bias.copy_(torch.as_tensor(rng.normal(size=(n, 2))))
-    sites = np.exp(0.5 * model.rbm.visible_bias.detach().numpy())
-    sites /= np.linalg.norm(sites, axis=1, keepdims=True)
-    targets = sites + 0.1 * rng.normal(size=(n, 2))
-    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
-    closed_form = float(np.prod((targets * sites).sum(1) ** 2))
-    estimate = model.fidelity(product_mps(targets), n_samples=4000, generator=1)
+    model, target, closed_form = positive_product_rbm(24, seed=9)
+    estimate = model.fidelity(target, n_samples=4000, generator=1)
     assert model.hyperparameters["gradient"] == "exact"  # 2^2 hidden configurations: log Z stays exact
     assert estimate.method == "mc" and 0.2 < closed_form < 0.9
     assert abs(estimate.value - closed_form) < 4 * estimate.stderr and estimate.stderr < 0.03

@@ -13,7 +13,7 @@ from qgen.data import MeasurementData, save
 from qgen.errors import MetricError, StateError
 from qgen.report.evaluation import EmpiricalDistribution, evaluate, exact_observables, run_evaluate, write_json
 from qgen.states.dense import DenseState
-from tests.helpers import tfim_hamiltonian_dict, tfim_vector
+from tests.helpers import positive_product_rbm, tfim_hamiltonian_dict, tfim_vector
 
 N = 4
 
@@ -400,22 +400,8 @@ def test_rbm_beyond_its_dense_state_gets_its_monte_carlo_quantum_fidelity() -> N
     """rbm-positive at N = 24 (beyond as_state's 20 qubits) against a product-state MPS: evaluate reports the
     model's own Monte Carlo overlap (method "mc"), within 4 stderr of the closed form prod_i <phi_i|psi_i>^2."""
     from qgen.measurement.povm import POVM
-    from qgen.models.rbm import PositiveRBM
-    from qgen.states.mps import MPSState
 
-    n = 24
-    model = PositiveRBM(n, n_hidden=2, n_chains=200).double()
-    rng = np.random.default_rng(9)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.zero_()
-        model.rbm.visible_bias.copy_(torch.as_tensor(rng.normal(size=(n, 2))))
-    sites = np.exp(0.5 * model.rbm.visible_bias.detach().numpy())
-    sites /= np.linalg.norm(sites, axis=1, keepdims=True)
-    targets = sites + 0.1 * rng.normal(size=(n, 2))
-    targets /= np.linalg.norm(targets, axis=1, keepdims=True)
-    closed_form = float(np.prod((targets * sites).sum(1) ** 2))
-    target = MPSState([t.reshape(1, 2, 1) for t in targets])
+    model, target, closed_form = positive_product_rbm(24, seed=9)
     z_basis = POVM([[[1, 0], [0, 0]], [[0, 0], [0, 1]]])
     report = evaluate(model, target, povm=z_basis, n_samples=2000, seed=1)
     fidelity = report["quantum_fidelity"]
