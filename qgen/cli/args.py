@@ -31,6 +31,7 @@ __all__ = [
     "check_disk",
     "check_device",
     "format_bytes",
+    "trainer_options",
 ]
 
 # Seeds: torch.Generator.manual_seed and the data file's seed attribute take integers in [0, 2^63).
@@ -335,3 +336,25 @@ def check_device(device: str | None) -> None:
     index = device.partition(":")[2]
     if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
         raise CommandError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
+# --flag -> Trainer argument, passed only when given (the recipe of qgen.train.defaults, plain or conditional,
+# fills in the rest).
+_TRAINER_FLAGS = {"optimizer": "optimizer", "weight_decay": "weight_decay", "val_fraction": "val_fraction"}
+
+
+def trainer_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The training flags given on the command line, as Trainer arguments; the flags left out are not there.
+
+    Example:
+        >>> trainer_options(argparse.Namespace(optimizer="adamw", weight_decay=None, val_fraction=0.2, patience=None))
+        {'optimizer': 'adamw', 'val_fraction': 0.2, 'early_stopping_patience': None}
+    """
+    options = {name: getattr(args, flag, None) for flag, name in _TRAINER_FLAGS.items()}
+    options = {k: v for k, v in options.items() if v is not None}
+    # "none" is a value of its own for these two (no schedule, no early stopping): unset is argparse.SUPPRESS.
+    if hasattr(args, "schedule"):
+        options["schedule"] = args.schedule
+    if hasattr(args, "patience"):
+        options["early_stopping_patience"] = args.patience
+    return options

@@ -14,13 +14,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qgen.cli.args import CommandError, check_device, check_options, check_outputs, parse_options
+from qgen.cli.args import (
+    CommandError,
+    check_device,
+    check_options,
+    check_outputs,
+    parse_options,
+    trainer_options,
+)
 
 __all__ = [
     "field_or_scan",
     "scanned_option",
     "simulate_scan",
-    "trainer_options",
     "train_conditional",
     "is_conditional",
     "evaluate_at",
@@ -91,28 +97,6 @@ def simulate_scan(args: argparse.Namespace, dest: str, finish: Any) -> int:
             args, f"wrote {n:,} samples of {args.state} at {len(values)} values of {_SCANNABLE[dest]} to {out}", start
         )
     return 0
-
-
-# --flag -> Trainer argument, passed only when given, as for the plain `qgen train` (the conditional recipe of
-# qgen.train.defaults fills in the rest).
-_TRAINER_FLAGS = {"optimizer": "optimizer", "weight_decay": "weight_decay", "val_fraction": "val_fraction"}
-
-
-def trainer_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The training flags given on the command line, as Trainer arguments; the flags left out are not there.
-
-    Example:
-        >>> trainer_options(argparse.Namespace(optimizer="adamw", weight_decay=None, val_fraction=0.2, patience=None))
-        {'optimizer': 'adamw', 'val_fraction': 0.2, 'early_stopping_patience': None}
-    """
-    options = {name: getattr(args, flag, None) for flag, name in _TRAINER_FLAGS.items()}
-    options = {k: v for k, v in options.items() if v is not None}
-    # "none" is a value of its own for these two (no schedule, no early stopping): unset is argparse.SUPPRESS.
-    if hasattr(args, "schedule"):
-        options["schedule"] = args.schedule
-    if hasattr(args, "patience"):
-        options["early_stopping_patience"] = args.patience
-    return options
 
 
 def train_conditional(args: argparse.Namespace, defaults: dict[str, Any], finish: Any) -> int:

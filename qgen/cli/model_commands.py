@@ -24,6 +24,7 @@ from qgen.cli.args import (
     positive_int,
     schedule_name,
     seed,
+    trainer_options,
 )
 from qgen.cli.common import (
     MODEL_NAMES,
@@ -39,12 +40,6 @@ from qgen.cli.common import (
 # The model `qgen train` fits when --model is not given: the GRU, the best of the benchmarks (benchmarks/README.md).
 DEFAULT_MODEL = "rnn"
 OPTIMIZER_NAMES = LazyChoices("qgen.train.optim", "OPTIMIZERS")
-# --flag -> Trainer argument, passed only when given (the recipe of qgen.train.defaults fills in the rest).
-_TRAINER_FLAGS = {
-    "optimizer": "optimizer",
-    "weight_decay": "weight_decay",
-    "val_fraction": "val_fraction",
-}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -92,13 +87,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not trainers:
             trainers.append(trainer)
 
-    trainer_options = {name: getattr(args, flag) for flag, name in _TRAINER_FLAGS.items()}
-    trainer_options = {k: v for k, v in trainer_options.items() if v is not None}
-    # "none" is a value of its own for these two (no schedule, no early stopping): unset is argparse.SUPPRESS.
-    if hasattr(args, "schedule"):
-        trainer_options["schedule"] = args.schedule
-    if hasattr(args, "patience"):
-        trainer_options["early_stopping_patience"] = args.patience
     # On a terminal the Trainer draws a bar, in a log one line per epoch; both end with its summary (stderr).
     # The plan comes first, on stderr too (rank 0; --quiet leaves it out).
     model = train(
@@ -116,7 +104,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         model_options=model_options,
         max_minutes=args.max_minutes,
         plan=None if args.quiet else sys.stderr,
-        **trainer_options,
+        **trainer_options(args),
     )
     if args.quiet and trainers and trainers[0].is_main:
         print(trainers[0].summary(), file=sys.stderr, flush=True)
