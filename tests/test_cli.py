@@ -662,3 +662,25 @@ def test_quiet_resume_of_a_finished_run_still_says_what_happened(tmp_path: Path,
     assert main([*train, "--resume"]) == 0
     err = capsys.readouterr().err
     assert "trained 1 epochs (the checkpoint's run had already finished)" in err
+
+
+def test_large_heisenberg_lattice_needs_force_and_a_small_one_is_announced(tmp_path, monkeypatch, capsys):
+    """A 12 x 12 lattice by snake-MPS DMRG is refused before any work (exit 2, the limit and --force named); an
+    uncached 6 x 6 one is announced on stderr before its DMRG (stopped here at the announcement)."""
+    from qgen.cli import data_commands
+    from qgen.states import dmrg
+
+    monkeypatch.setenv("QGEN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(dmrg, "data_dir", lambda: tmp_path / "none")
+    out = tmp_path / "h.h5"
+    argv = ["simulate", "--state", "heisenberg2d", "--povm", "tetra", "--samples", "10", "-o", str(out)]
+    assert main([*argv, "--n-qubits", "144"]) == 2
+    _one_line_error(capsys, "12 x 12", str(data_commands.LATTICE_DMRG_LIMIT), "--force")
+    assert not out.exists()
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt  # the DMRG would start here: the announcement must already be out
+
+    monkeypatch.setattr("qgen.states.lattice2d.heisenberg2d_mps", stop)
+    assert main([*argv, "--n-qubits", "36"]) == 130
+    assert "computing the 6 x 6 Heisenberg ground state by DMRG" in capsys.readouterr().err

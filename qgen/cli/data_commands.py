@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import sys
 import time
 from pathlib import Path
@@ -63,7 +64,40 @@ def _state_from_args(args: argparse.Namespace) -> Any:
         kwargs["states"] = labels if len(labels) > 1 else labels[0]
     if args.state in ("tfim", "xxz"):
         _check_ground_state_cost(args, library)
+    elif args.state == "heisenberg2d":
+        _check_lattice_cost(args, library)
     return build(n_qubits=args.n_qubits, **kwargs)
+
+
+# The largest L x L Heisenberg lattice whose snake-MPS DMRG runs without --force: 8 x 8 at bond dimension 200
+# took about 6 CPU-minutes (benchmarks: paper-fig4's Heisenberg row); the cost grows exponentially with the width.
+LATTICE_DMRG_LIMIT = 100
+
+
+def _check_lattice_cost(args: argparse.Namespace, library: Any) -> None:
+    """The 2-D Heisenberg ground state: refuse DMRG beyond 10 x 10 without --force; announce an uncached one."""
+    from qgen.states import dmrg
+
+    n, rep = args.n_qubits, args.representation or "auto"
+    if n is None or rep == "dense" or (rep == "auto" and n <= library.DENSE_LIMIT):
+        return
+    side = math.isqrt(n)
+    boundary = args.boundary or "open"
+    J = 1.0 if args.coupling is None else float(args.coupling)
+    name = dmrg.cache_key("heisenberg2d", n, boundary, Lx=float(side), Ly=float(side), J=J)
+    if any((folder / name).is_file() for folder in (dmrg.data_dir(), dmrg.cache_dir())):
+        return
+    if n > LATTICE_DMRG_LIMIT and not args.force:
+        raise CommandError(
+            f"--n-qubits {n}: a {side} x {side} Heisenberg lattice by DMRG on a snake MPS costs exponentially in "
+            f"its width (8 x 8 at bond dimension 200: about 6 CPU-minutes); checked up to {LATTICE_DMRG_LIMIT} "
+            "sites, pass --force to run it anyway"
+        )
+    _note(
+        args,
+        f"computing the {side} x {side} Heisenberg ground state by DMRG on a snake MPS (not cached yet; 8 x 8 at "
+        f"bond dimension 200 took about 6 CPU-minutes); it will be cached in {dmrg.cache_dir()}",
+    )
 
 
 def _check_ground_state_cost(args: argparse.Namespace, library: Any) -> None:
