@@ -23,7 +23,11 @@ from qgen.states.exact_mps import ghz_mps
 from qgen.states.mps import MPSState
 from qgen.strings import all_outcomes
 from qgen.train import Trainer
-from tests.helpers import Interrupted, InterruptedTrainer, assert_samples_fit, tfim_vector
+from tests.helpers import (
+    assert_chains_resume_bit_exact,
+    assert_samples_fit,
+    tfim_vector,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -333,19 +337,7 @@ def test_sampled_training_resumes_bit_exact_with_its_chains(tmp_path) -> None:
             "rbm-density", n_qubits=3, n_outcomes=6, n_hidden=2, n_aux=2, seed=0, negative_phase="sampled", k=2
         )
 
-    options = {"epochs": 4, "batch_size": 20, "lr": 0.01, "progress": False, "seed": 1, "device": "cpu"}
-    straight = make()
-    start = straight.chains.clone()
-    Trainer(straight, **options).fit(data)
-    assert not torch.equal(straight.chains, start)
-    path = tmp_path / "run.ckpt"
-    with pytest.raises(Interrupted):
-        InterruptedTrainer(make(), checkpoint=path, interrupt_after=2, **options).fit(data)
-    resumed = Trainer.resume(path, progress=False)
-    resumed.fit(data)
-    assert "chains" in straight.state_dict()
-    for key, value in straight.state_dict().items():
-        assert torch.equal(value, resumed.model.state_dict()[key]), key
+    assert_chains_resume_bit_exact(make, data, tmp_path)
 
 
 @pytest.mark.slow
