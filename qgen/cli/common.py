@@ -12,6 +12,7 @@ from typing import Any
 from qgen.cli.args import (
     LazyChoices,
     positive_int,
+    trainer_options,
 )
 
 MODEL_NAMES = LazyChoices("qgen.models.registry", "MODELS")
@@ -88,3 +89,44 @@ def _vector_summary(path: str | os.PathLike) -> str:
         ):
             lines.append(f"  x_{axis}: range [{lo:.4g}, {hi:.4g}], mean {mean:.4g}, std {std:.4g}")
     return "\n".join(lines)
+
+
+def run_training(
+    fit: Callable[..., Any], args: argparse.Namespace, data: Any, out: Any, options: dict
+) -> tuple[Any, bool]:
+    """`fit` (qgen.train.defaults.train or qgen.train.conditional.train_conditional) with the command's flags.
+
+    On a terminal the Trainer draws a bar, in a log one line per epoch; both end with its summary (stderr). The
+    plan comes first, on stderr too (rank 0; --quiet leaves it out, and prints only the Trainer's summary line).
+
+    Returns:
+        the model, and whether the summary line was printed under --quiet (no epoch ran when it was not).
+    """
+    trainers: list[Any] = []
+
+    def keep_trainer(trainer: Any, epoch: int) -> None:
+        """Remember the Trainer (rank 0 runs callbacks), so that --quiet can still print its summary."""
+        if not trainers:
+            trainers.append(trainer)
+
+    model = fit(
+        args.model,
+        data,
+        seed=args.seed,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        output=str(out),
+        resume=args.resume,
+        device=args.device,
+        progress=not args.quiet,
+        callbacks=[keep_trainer] if args.quiet else [],
+        model_options=options,
+        max_minutes=getattr(args, "max_minutes", None),
+        plan=None if args.quiet else sys.stderr,
+        **trainer_options(args),
+    )
+    summarized = bool(args.quiet and trainers and trainers[0].is_main)
+    if summarized:
+        print(trainers[0].summary(), file=sys.stderr, flush=True)
+    return model, summarized

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from qgen.cli.args import (
     check_options,
     check_outputs,
     parse_options,
-    trainer_options,
 )
+from qgen.cli.common import run_training
 
 __all__ = [
     "field_or_scan",
@@ -116,32 +115,7 @@ def train_conditional(args: argparse.Namespace, defaults: dict[str, Any], finish
     check_device(args.device)
     options = check_options(args.model, parse_options(args.option), defaults)
     data = combine([load(p) for p in args.data], args.condition)
-    trainers: list[Any] = []
-
-    def keep_trainer(trainer: Any, epoch: int) -> None:
-        """Remember the Trainer (rank 0 runs callbacks), so that --quiet can still print its summary."""
-        if not trainers:
-            trainers.append(trainer)
-
-    fit(
-        args.model,
-        data,
-        seed=args.seed,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        output=str(out),
-        resume=args.resume,
-        device=args.device,
-        progress=not args.quiet,
-        callbacks=[keep_trainer] if args.quiet else [],
-        model_options=options,
-        max_minutes=getattr(args, "max_minutes", None),
-        plan=None if args.quiet else sys.stderr,
-        **trainer_options(args),
-    )
-    if args.quiet and trainers and trainers[0].is_main:
-        print(trainers[0].summary(), file=sys.stderr, flush=True)
+    run_training(fit, args, data, out, options)
     finish(args, f"wrote {out} (conditional on {', '.join(args.condition)})", start)
     return 0
 

@@ -24,7 +24,6 @@ from qgen.cli.args import (
     positive_int,
     schedule_name,
     seed,
-    trainer_options,
 )
 from qgen.cli.common import (
     MODEL_NAMES,
@@ -32,6 +31,7 @@ from qgen.cli.common import (
     _command,
     _finish,
     _is_vector_file,
+    run_training,
 )
 
 # ------------------------------------------------------------------------------------------------------- train
@@ -80,35 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from qgen.train.defaults import train
 
     data = load_vectors(args.data) if _is_vector_file(args.data) else load(args.data)
-    trainers: list[Any] = []
-
-    def keep_trainer(trainer: Any, epoch: int) -> None:
-        """Remember the Trainer (rank 0 runs callbacks), so that --quiet can still print its summary."""
-        if not trainers:
-            trainers.append(trainer)
-
-    # On a terminal the Trainer draws a bar, in a log one line per epoch; both end with its summary (stderr).
-    # The plan comes first, on stderr too (rank 0; --quiet leaves it out).
-    model = train(
-        args.model,
-        data,
-        seed=args.seed,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        output=str(out),
-        resume=args.resume,
-        device=args.device,
-        progress=not args.quiet,
-        callbacks=[keep_trainer] if args.quiet else [],
-        model_options=model_options,
-        max_minutes=args.max_minutes,
-        plan=None if args.quiet else sys.stderr,
-        **trainer_options(args),
-    )
-    if args.quiet and trainers and trainers[0].is_main:
-        print(trainers[0].summary(), file=sys.stderr, flush=True)
-    elif args.quiet and model is not None and os.environ.get("RANK", "0") == "0":
+    model, summarized = run_training(train, args, data, out, model_options)
+    if args.quiet and not summarized and model is not None and os.environ.get("RANK", "0") == "0":
         # no epoch ran (a resumed run that had already finished): say so instead of printing nothing
         epochs = len(model.history.get("epoch", []))
         print(f"trained {epochs} epochs (the checkpoint's run had already finished)", file=sys.stderr, flush=True)
