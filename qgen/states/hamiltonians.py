@@ -1,10 +1,15 @@
-"""Spin-chain Hamiltonians as Pauli sums, and their exact ground states for small chains (sparse Lanczos).
+"""Spin Hamiltonians (chains, the square lattice) as Pauli sums, and exact ground states of small ones (Lanczos).
 
 Conventions (DESIGN.md): transverse-field Ising H = -J sum Z_i Z_{i+1} - h sum X_i; XXZ
 H = J sum (X_i X_{i+1} + Y_i Y_{i+1} + delta Z_i Z_{i+1}) (delta = 1: the Heisenberg chain, antiferromagnetic
-for J > 0). Pauli matrices, not spin-1/2 operators. The ground states come from qgen's own sparse matrix
-(scipy, no NetKet import: that alone took 16 s); the tests check them against NetKet's Lanczos, to which qgen
-hands the Pauli sum itself (NetKet's `Ising` uses +J ZZ), and against the free-fermion energy.
+for J > 0); the square-lattice Heisenberg antiferromagnet H = J sum_<ij> (X_i X_j + Y_i Y_j + Z_i Z_j) over the
+nearest-neighbour bonds of an Lx x Ly lattice, sites numbered along a snake path. Pauli matrices, not spin-1/2
+operators. The lattice and its Pauli sum live here rather than in qgen.states.lattice2d (its MPO and DMRG
+ground state) so that `hamiltonian_of` builds it without importing that module, which imports this one.
+
+The ground states come from qgen's own sparse matrix (scipy, no NetKet import: that alone took 16 s); the tests
+check them against NetKet's Lanczos, to which qgen hands the Pauli sum itself (NetKet's `Ising` uses +J ZZ), and
+against the free-fermion energy.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from qgen.strings import positive_int
 __all__ = [
     "tfim_hamiltonian",
     "xxz_hamiltonian",
+    "heisenberg2d_hamiltonian",
+    "heisenberg2d_lattice",
+    "snake_coordinates",
+    "square_bonds",
     "ground_state",
     "pauli_sum_matrix",
     "tfim_ground_state",
@@ -93,6 +102,103 @@ def xxz_hamiltonian(n_qubits: int, delta: float = 1.0, J: float = 1.0, boundary:
     for i, j in _bonds(n_qubits, boundary):
         for letter, c in (("X", J), ("Y", J), ("Z", J * delta)):
             _add(ham, _two_site(n_qubits, i, j, letter), float(c))
+    return ham
+
+
+def check_lattice(Lx: Any, Ly: Any, boundary: str) -> tuple[int, int]:
+    """The sides of an Lx x Ly square lattice (>= 2 each, >= 3 when periodic) as ints, or a StateError."""
+    lx = positive_int(Lx, "Lx", minimum=2, error=StateError)
+    ly = positive_int(Ly, "Ly", minimum=2, error=StateError)
+    check_boundary(boundary)
+    if boundary == "periodic" and min(lx, ly) < 3:
+        # A periodic side of 2 would join the same two sites twice.
+        raise StateError(f"a periodic lattice needs Lx, Ly >= 3 (got {lx} x {ly}): use boundary='open'")
+    return lx, ly
+
+
+def heisenberg2d_lattice(
+    n_qubits: Any = None, Lx: Any = None, Ly: Any = None, boundary: str = "open"
+) -> tuple[int, int]:
+    """The lattice a `heisenberg2d` state or spec names: Lx and Ly, or only n_qubits = L^2 for an L x L lattice.
+
+    The one parser of those arguments, shared by `qgen.states.library.heisenberg2d` and `hamiltonian_of`, so a
+    spec the library accepts names the same Hamiltonian and a spec it refuses is refused with the same message.
+
+    Example:
+        >>> heisenberg2d_lattice(16), heisenberg2d_lattice(Lx=3, Ly=4), heisenberg2d_lattice(12, 4, 3)
+        ((4, 4), (3, 4), (4, 3))
+    """
+    if Lx is None and Ly is None:
+        if n_qubits is None:
+            raise StateError("heisenberg2d: give Lx and Ly, or n_qubits = L^2 for an L x L lattice")
+        n = positive_int(n_qubits, "n_qubits", minimum=4, error=StateError)
+        side = int(round(np.sqrt(n)))
+        if side * side != n:
+            raise StateError(f"heisenberg2d: n_qubits={n} is not a square L^2; give Lx and Ly for a rectangle")
+        Lx = Ly = side
+    elif Lx is None or Ly is None:
+        raise StateError(f"heisenberg2d: give both Lx and Ly (got Lx={Lx!r}, Ly={Ly!r})")
+    lx = positive_int(Lx, "Lx", minimum=2, error=StateError)
+    ly = positive_int(Ly, "Ly", minimum=2, error=StateError)
+    if n_qubits is not None and n_qubits != lx * ly:
+        raise StateError(f"heisenberg2d: n_qubits={n_qubits} does not match Lx * Ly = {lx} * {ly} = {lx * ly}")
+    return check_lattice(lx, ly, boundary)
+
+
+def snake_coordinates(Lx: int, Ly: int) -> np.ndarray:
+    """(x, y) of every site k of the snake path, shape (Lx Ly, 2).
+
+    Site k sits in row y = k // Lx, at column x = k % Lx on even rows and Lx - 1 - k % Lx on odd ones, so
+    consecutive sites are always lattice neighbours.
+
+    Example:
+        >>> snake_coordinates(3, 2).tolist()
+        [[0, 0], [1, 0], [2, 0], [2, 1], [1, 1], [0, 1]]
+    """
+    lx, ly = check_lattice(Lx, Ly, "open")
+    k = np.arange(lx * ly)
+    y = k // lx
+    x = np.where(y % 2 == 0, k % lx, lx - 1 - k % lx)
+    return np.stack([x, y], axis=1)
+
+
+def square_bonds(Lx: int, Ly: int, boundary: str = "open") -> list[tuple[int, int]]:
+    """The nearest-neighbour bonds (i, j), i < j, of the Lx x Ly lattice as snake-path site indices, sorted.
+
+    Example:
+        >>> square_bonds(2, 2)
+        [(0, 1), (0, 3), (1, 2), (2, 3)]
+        >>> len(square_bonds(4, 4)), len(square_bonds(4, 4, "periodic"))
+        (24, 32)
+    """
+    lx, ly = check_lattice(Lx, Ly, boundary)
+    xy = snake_coordinates(lx, ly)
+    index = {(int(x), int(y)): k for k, (x, y) in enumerate(xy)}
+    bonds = set()
+    for (x, y), k in index.items():
+        for nx, ny in ((x + 1, y), (x, y + 1)):
+            if boundary == "periodic":
+                nx, ny = nx % lx, ny % ly
+            if (nx, ny) in index:
+                bonds.add(tuple(sorted((k, index[(nx, ny)]))))
+    return sorted(bonds)
+
+
+def heisenberg2d_hamiltonian(Lx: int, Ly: int, *, J: float = 1.0, boundary: str = "open") -> dict[str, float]:
+    """H = J sum_<ij> (X_i X_j + Y_i Y_j + Z_i Z_j) as a dict of Pauli strings (snake order) to coefficients.
+
+    Example:
+        >>> h = heisenberg2d_hamiltonian(2, 2)
+        >>> len(h), h["XIIX"]
+        (12, 1.0)
+    """
+    J = check_parameter(J, "J")
+    lx, ly = check_lattice(Lx, Ly, boundary)
+    n = lx * ly
+    ham: dict[str, float] = {}
+    for i, j in square_bonds(lx, ly, boundary):
+        for letter in "XYZ":
+            _add(ham, _two_site(n, i, j, letter), J)
     return ham
 
 
@@ -215,7 +321,19 @@ def tfim_ground_state(
 
 
 def hamiltonian_of(spec: dict | None) -> dict[str, float] | None:
-    """The Pauli-sum Hamiltonian a state spec names (its ground state's), or None for other states."""
+    """The Pauli-sum Hamiltonian a state spec names (its ground state's), or None for other states.
+
+    Knows "tfim", "xxz" and "heisenberg2d" (Lx and Ly, or n_qubits = L^2, with J and boundary: the keys and
+    defaults of qgen.states.library's constructors, and for heisenberg2d the library's own parser). A spec of
+    one of these that names no valid Hamiltonian raises the StateError the library would.
+
+    Example:
+        >>> h = hamiltonian_of({"name": "heisenberg2d", "n_qubits": 4, "J": 0.5})
+        >>> len(h), h["ZZII"]
+        (12, 0.5)
+        >>> hamiltonian_of({"name": "ghz", "n_qubits": 3}) is None
+        True
+    """
     if not spec:
         return None
     n = spec.get("n_qubits")
@@ -223,4 +341,8 @@ def hamiltonian_of(spec: dict | None) -> dict[str, float] | None:
         return tfim_hamiltonian(n, spec.get("h", 1.0), spec.get("J", 1.0), spec.get("boundary", "open"))
     if spec.get("name") == "xxz":
         return xxz_hamiltonian(n, spec.get("delta", 1.0), spec.get("J", 1.0), spec.get("boundary", "open"))
+    if spec.get("name") == "heisenberg2d":
+        boundary = spec.get("boundary", "open")
+        lx, ly = heisenberg2d_lattice(n, spec.get("Lx"), spec.get("Ly"), boundary)
+        return heisenberg2d_hamiltonian(lx, ly, J=spec.get("J", 1.0), boundary=boundary)
     return None

@@ -9,7 +9,9 @@ energies are quoted per site in units of J S_i . S_j: divide qgen's energy by 4 
 
 Sites are numbered along a snake (boustrophedon) path, row by row: site k sits in row y = k // Lx, at column
 x = k % Lx on even rows and Lx - 1 - k % Lx on odd ones, so consecutive sites are always lattice neighbours and
-a vertical bond spans at most 2 Lx - 1 sites of the path (`snake_coordinates`). The matrix-product operator is
+a vertical bond spans at most 2 Lx - 1 sites of the path (`snake_coordinates`). The lattice, its bonds and the
+Pauli sum are built in qgen.states.hamiltonians (where `hamiltonian_of` needs them, and which cannot import this
+module: this one imports it) and re-exported here under their old names. The matrix-product operator is
 built from the bond list by the finite-state-automaton construction (one channel per open operator: McCulloch,
 "From density-matrix renormalization group to matrix product states", J. Stat. Mech. P10014 (2007), section 3;
 Crosswhite and Bacon, PRA 78, 012356 (2008)): its bond dimension is 3 w + 2, w the number of sites of the path
@@ -27,7 +29,13 @@ from typing import Any
 import numpy as np
 
 from qgen.errors import StateError
-from qgen.states.hamiltonians import check_parameter
+from qgen.states.hamiltonians import (
+    check_lattice,
+    check_parameter,
+    heisenberg2d_hamiltonian,
+    snake_coordinates,
+    square_bonds,
+)
 from qgen.states.mps import MPSState
 from qgen.strings import positive_int
 
@@ -41,8 +49,6 @@ __all__ = [
     "SANDVIK_8X8_PERIODIC",
 ]
 
-_BOUNDARIES = ("open", "periodic")
-
 #: E / N in units of J S_i . S_j for the 8 x 8 periodic lattice by quantum Monte Carlo: -0.673487(4).
 #: A. W. Sandvik, "Finite-size scaling of the ground-state parameters of the two-dimensional Heisenberg model",
 #: Phys. Rev. B 56, 11678 (1997) (stochastic series expansion QMC, finite-size data for L = 4..16).
@@ -51,74 +57,6 @@ SANDVIK_8X8_PERIODIC = {
     "stderr": 0.000004,
     "source": "A. W. Sandvik, Phys. Rev. B 56, 11678 (1997): 8 x 8 periodic, E/N in units of J S.S (QMC)",
 }
-
-
-def _check_lattice(Lx: Any, Ly: Any, boundary: str) -> tuple[int, int]:
-    lx = positive_int(Lx, "Lx", minimum=2, error=StateError)
-    ly = positive_int(Ly, "Ly", minimum=2, error=StateError)
-    if boundary not in _BOUNDARIES:
-        raise StateError(f"boundary must be one of {', '.join(_BOUNDARIES)}, got {boundary!r}")
-    if boundary == "periodic" and min(lx, ly) < 3:
-        # A periodic side of 2 would join the same two sites twice.
-        raise StateError(f"a periodic lattice needs Lx, Ly >= 3 (got {lx} x {ly}): use boundary='open'")
-    return lx, ly
-
-
-def snake_coordinates(Lx: int, Ly: int) -> np.ndarray:
-    """(x, y) of every site k of the snake path, shape (Lx Ly, 2).
-
-    Example:
-        >>> snake_coordinates(3, 2).tolist()
-        [[0, 0], [1, 0], [2, 0], [2, 1], [1, 1], [0, 1]]
-    """
-    lx, ly = _check_lattice(Lx, Ly, "open")
-    k = np.arange(lx * ly)
-    y = k // lx
-    x = np.where(y % 2 == 0, k % lx, lx - 1 - k % lx)
-    return np.stack([x, y], axis=1)
-
-
-def square_bonds(Lx: int, Ly: int, boundary: str = "open") -> list[tuple[int, int]]:
-    """The nearest-neighbour bonds (i, j), i < j, as snake-path site indices, sorted.
-
-    Example:
-        >>> square_bonds(2, 2)
-        [(0, 1), (0, 3), (1, 2), (2, 3)]
-        >>> len(square_bonds(4, 4)), len(square_bonds(4, 4, "periodic"))
-        (24, 32)
-    """
-    lx, ly = _check_lattice(Lx, Ly, boundary)
-    xy = snake_coordinates(lx, ly)
-    index = {(int(x), int(y)): k for k, (x, y) in enumerate(xy)}
-    bonds = set()
-    for (x, y), k in index.items():
-        for nx, ny in ((x + 1, y), (x, y + 1)):
-            if boundary == "periodic":
-                nx, ny = nx % lx, ny % ly
-            if (nx, ny) in index:
-                bonds.add(tuple(sorted((k, index[(nx, ny)]))))
-    return sorted(bonds)
-
-
-def heisenberg2d_hamiltonian(Lx: int, Ly: int, *, J: float = 1.0, boundary: str = "open") -> dict[str, float]:
-    """H = J sum_<ij> (X_i X_j + Y_i Y_j + Z_i Z_j) as a dict of Pauli strings (snake order) to coefficients.
-
-    Example:
-        >>> h = heisenberg2d_hamiltonian(2, 2)
-        >>> len(h), h["XIIX"]
-        (12, 1.0)
-    """
-    J = check_parameter(J, "J")
-    lx, ly = _check_lattice(Lx, Ly, boundary)
-    n = lx * ly
-    ham: dict[str, float] = {}
-    for i, j in square_bonds(lx, ly, boundary):
-        for letter in "XYZ":
-            s = ["I"] * n
-            s[i] = s[j] = letter
-            key = "".join(s)
-            ham[key] = ham.get(key, 0.0) + J
-    return ham
 
 
 def mpo_arrays(n: int, bonds: list[tuple[int, int]], J: float) -> list[np.ndarray]:
@@ -174,7 +112,7 @@ def heisenberg2d_mpo(Lx: int, Ly: int, *, J: float = 1.0, boundary: str = "open"
     import quimb.tensor as qtn
 
     J = check_parameter(J, "J")
-    lx, ly = _check_lattice(Lx, Ly, boundary)
+    lx, ly = check_lattice(Lx, Ly, boundary)
     w = mpo_arrays(lx * ly, square_bonds(lx, ly, boundary), J)
     # quimb's 'lrud' layout drops the left index of the first site and the right index of the last.
     arrays = [w[0][0]] + w[1:-1] + [w[-1][:, 0]]
@@ -226,7 +164,7 @@ def heisenberg2d_mps(
     from qgen.states.dmrg import _load_cached, _store, cache_key, dmrg_ground_state
     from qgen.states.mps_io import from_quimb
 
-    lx, ly = _check_lattice(Lx, Ly, boundary)
+    lx, ly = check_lattice(Lx, Ly, boundary)
     J = check_parameter(J, "J")
     n = lx * ly
     max_bond = positive_int(max_bond, "max_bond", minimum=2, error=StateError)

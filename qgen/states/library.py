@@ -14,6 +14,7 @@ from qgen.states.hamiltonians import (
     check_boundary,
     check_parameter,
     ground_state,
+    heisenberg2d_lattice,
     tfim_ground_state,
     xxz_hamiltonian,
 )
@@ -215,21 +216,7 @@ def heisenberg2d(
     """
     from qgen.states.lattice2d import heisenberg2d_hamiltonian, heisenberg2d_mps
 
-    if Lx is None and Ly is None:
-        if n_qubits is None:
-            raise StateError("heisenberg2d: give Lx and Ly, or n_qubits = L^2 for an L x L lattice")
-        n = positive_int(n_qubits, "n_qubits", minimum=4, error=StateError)
-        side = int(round(np.sqrt(n)))
-        if side * side != n:
-            raise StateError(f"heisenberg2d: n_qubits={n} is not a square L^2; give Lx and Ly for a rectangle")
-        Lx = Ly = side
-    elif Lx is None or Ly is None:
-        raise StateError(f"heisenberg2d: give both Lx and Ly (got Lx={Lx!r}, Ly={Ly!r})")
-    lx = positive_int(Lx, "Lx", minimum=2, error=StateError)
-    ly = positive_int(Ly, "Ly", minimum=2, error=StateError)
-    if n_qubits is not None and n_qubits != lx * ly:
-        raise StateError(f"heisenberg2d: n_qubits={n_qubits} does not match Lx * Ly = {lx} * {ly} = {lx * ly}")
-    check_boundary(boundary)
+    lx, ly = heisenberg2d_lattice(n_qubits, Lx, Ly, boundary)  # the parser hamiltonian_of shares
     J = check_parameter(J, "J")
     if _representation(representation, lx * ly, DENSE_LIMIT) == "mps":
         return heisenberg2d_mps(lx, ly, J=float(J), boundary=boundary, max_bond=max_bond)
