@@ -6,7 +6,6 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -14,6 +13,17 @@ from torch import Tensor
 
 from qgen.errors import TrainingError
 from qgen.models import GenerativeModel, build, save
+
+# The recipes (the benchmarks' settings and their lookup) live in qgen.train.recipes; re-exported here, where the
+# README, the CLI and user code import them from.
+from qgen.train.recipes import (
+    CONDITIONAL_MODEL,
+    LARGE_DATA,
+    Recipe,
+    conditional_recipe,
+    default_recipe,
+    default_settings,
+)
 from qgen.train.trainer import Callback, Trainer, as_training_data
 
 __all__ = [
@@ -27,220 +37,6 @@ __all__ = [
     "LARGE_DATA",
     "CONDITIONAL_MODEL",
 ]
-
-#: From this many strings on, the recipe of the 10^5-string benchmark (TFIM-50) applies; below it, the one of the
-#: GHZ scan (1,000-10,000 strings). The boundary is near the geometric mean of 10^4 and 10^5, where neither
-#: benchmark measured.
-LARGE_DATA = 30_000
-
-_GHZ = (
-    "benchmarks/bench_ghz_samples.py (GHZ, N = 10-80, 1,000-10,000 tetra and Pauli-4 strings: F >= 0.99 "
-    "with 2-25 % of the paper's samples)"
-)
-_TFIM = "benchmarks/bench_tfim50.py (critical Ising chain, N = 50, 10^5 tetra strings)"
-
-# The best measured recipe per (model, regime), with the benchmark row it comes from (benchmarks/README.md).
-# "epochs" here is the cap the benchmark ran with; "steps" (small data) asks for about that many optimizer
-# steps, as paper_fig3.epochs_for does, clamped to [min_epochs, epochs].
-_RECIPES: dict[tuple[str, str], dict[str, Any]] = {
-    ("rnn", "small"): {
-        "model_options": {"cell": "gru", "n_layers": 2, "hidden_size": 64},
-        "settings": {"lr": 3e-3, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 128, "schedule": "cosine"},
-        "patience": 6,
-        "steps": 800,
-        "min_epochs": 5,
-        "epochs": 40,
-        "source": f"{_GHZ}: GRU 2 x 64, Adam lr 3e-3, cosine, batch 128, about 800 steps in 5-40 epochs, patience 6",
-    },
-    ("transformer", "small"): {
-        "model_options": {"d_model": 32, "n_heads": 4, "n_layers": 2},
-        "settings": {"lr": 3e-3, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 128, "schedule": "cosine"},
-        "patience": 6,
-        "steps": 800,
-        "min_epochs": 5,
-        "epochs": 40,
-        "source": f"{_GHZ}: Transformer d_model 32, 4 heads, 2 layers, same training as the GRU",
-    },
-    ("rnn", "large"): {
-        "model_options": {"cell": "gru", "n_layers": 2, "hidden_size": 96},
-        "settings": {"lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.1, "batch_size": 256, "schedule": "cosine"},
-        "patience": 4,
-        "epochs": 20,
-        "source": f"{_TFIM}: GRU 2 x 96, AdamW weight decay 0.1, lr 2e-3, cosine over 20 epochs, batch 256, "
-        "patience 4: F = 0.9921 +- 0.0011 (the paper's GRU 3 x 100 without weight decay overfits: 0.9845)",
-    },
-    ("pixelcnn", "large"): {
-        "model_options": {"channels": 32},
-        "settings": {"lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.1, "batch_size": 256, "schedule": "cosine"},
-        "patience": 6,
-        "epochs": 24,
-        "source": f"{_TFIM}: PixelCNN 32 channels, AdamW weight decay 0.1, lr 2e-3, cosine, batch 256, patience 6: "
-        "F = 0.9878 +- 0.0015 (below 0.99)",
-    },
-    ("transformer", "large"): {
-        "model_options": {"d_model": 64, "n_heads": 4, "n_layers": 2},
-        "settings": {"lr": 2e-3, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 256, "schedule": "cosine"},
-        "patience": 4,
-        "epochs": 22,
-        "source": f"{_TFIM}: Transformer d_model 64, Adam lr 2e-3, cosine, batch 256: "
-        "F = 0.9849 +- 0.0016 (below 0.99)",
-    },
-}
-# Optimizer steps of a run when no benchmark covers the data size: the larger sets' epochs shrink to keep it.
-_STEP_BUDGET = 20_000
-
-_CONDITIONAL = (
-    "benchmarks/bench_conditional.py (TFIM N = 10, one model on 5 fields in [0.5, 1.5] x 10^4 tetra strings, "
-    "evaluated at 16 held-out fields)"
-)
-#: The model `qgen train --condition` fits when none is named: the conditional benchmark's best.
-CONDITIONAL_MODEL = "transformer"
-# The conditional recipe per model (`conditional_recipe`): the settings bench_conditional.py measured, all epochs
-# run (no early stopping; the best validation epoch is kept), the epochs shrunk for larger data as for the others.
-_CONDITIONAL_RECIPES: dict[str, dict[str, Any]] = {
-    "transformer": {
-        "model_options": {"d_model": 32, "n_heads": 4, "n_layers": 2},
-        "settings": {"lr": 3e-3, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 256, "schedule": "cosine"},
-        "epochs": 20,
-        "source": f"{_CONDITIONAL}: Transformer d_model 32, 4 heads, 2 layers, Adam lr 3e-3, cosine, batch 256, "
-        "20 epochs: held-out F >= 0.992 over 3 seeds (40 epochs overfit past epoch 10-22 and left <X> off by 5-8 %)",
-    },
-    "rnn": {
-        "model_options": {"cell": "gru", "n_layers": 3, "hidden_size": 64},
-        "settings": {"lr": 3e-3, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 256, "schedule": "cosine"},
-        "epochs": 40,
-        "source": f"{_CONDITIONAL}: GRU 3 x 64, same training as the Transformer: held-out F >= 0.9896 (below 0.99; "
-        "the conditional Transformer is better)",
-    },
-}
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """What `train` uses when the caller does not say: Trainer settings, model hyperparameters, and their source.
-
-    Attributes:
-        settings: Trainer arguments (batch_size, epochs, early_stopping_patience, schedule; lr, optimizer and
-            weight_decay where a benchmark chose them).
-        model_options: hyperparameters for `qgen.models.build` (empty: the model's own defaults).
-        source: the benchmark (and its result) the recipe comes from, or why none applies.
-    """
-
-    settings: dict[str, Any]
-    model_options: dict[str, Any] = field(default_factory=dict)
-    source: str = ""
-
-
-def _n_train(n_samples: int, val_fraction: float = 0.1) -> int:
-    return max(1, n_samples - int(round(val_fraction * n_samples)))
-
-
-def _generic_settings(n_samples: int) -> dict[str, Any]:
-    # About 20k optimizer steps: small sets get small batches and many epochs (early stopping ends them), large
-    # ones larger batches (up to 512) and fewer epochs. Rounding the number of epochs (not a floor of 20 epochs)
-    # keeps large sets near the budget: a 20-epoch floor made 10^7 samples 351,580 steps.
-    batch_size = int(min(512, max(32, 2 ** round(math.log2(max(n_samples, 1) / 200)))))
-    steps_per_epoch = max(1, math.ceil(0.9 * n_samples / batch_size))
-    epochs = int(min(500, max(1, round(_STEP_BUDGET / steps_per_epoch))))
-    return {"batch_size": batch_size, "epochs": epochs, "early_stopping_patience": 10, "schedule": "plateau"}
-
-
-def default_recipe(model: str | None, n_samples: int, n_qubits: int | None = None) -> Recipe:
-    """The training recipe the benchmarks found best for this model and data size, else a generic one.
-
-    Measured recipes (benchmarks/README.md; every number there is one seed on one data set):
-
-    - fewer than `LARGE_DATA` (30,000) strings, GRU or Transformer: the GHZ sample-complexity scan
-      (`bench_ghz_samples.py`, N = 10-80, 1,000-10,000 strings), where a GRU 2 x 64 (Transformer d_model 32)
-      with Adam lr 3e-3, a cosine schedule, batch 128 and about 800 steps (5-40 epochs, patience 6) reached
-      classical fidelity 0.99 with 2-25 % of the paper's samples;
-    - 30,000 strings or more, GRU: the 50-site critical Ising chain from 10^5 strings (`bench_tfim50.py`),
-      where a GRU 2 x 96 with AdamW weight decay 0.1, lr 2e-3, cosine over 20 epochs, batch 256 and patience 4
-      reached F = 0.9921 +- 0.0011, and the paper's GRU 3 x 100 without weight decay overfitted (0.9845);
-      above 10^5 strings the epochs shrink to keep about 20,000 steps (not measured);
-    - 30,000 strings or more, PixelCNN (32 channels, AdamW 0.1) and Transformer (d_model 64, Adam): the best
-      settings measured there, which stayed below F = 0.99 (0.9878 and 0.9849).
-
-    Every other model and size gets the generic settings: about 20,000 Adam steps (lr 1e-3) with batches of
-    32-512 by data size, a plateau schedule and patience 10 (the epochs rounded and clipped to [1, 500]). The
-    recipe does not depend on N: the benchmarks measured N = 10-80 and found no need to change it.
-
-    Args:
-        model: the registered model name, or None for the generic settings.
-        n_samples: the number of strings (or points) in the data set, validation rows included.
-        n_qubits: N, only to say in `source` when it lies outside the measured range.
-
-    Example:
-        >>> recipe = default_recipe("rnn", 100_000, 50)
-        >>> recipe.model_options["hidden_size"], recipe.settings["optimizer"], recipe.settings["weight_decay"]
-        (96, 'adamw', 0.1)
-        >>> default_recipe("rnn", 5_000).settings["epochs"]  # 36 batches of 128 per epoch: 800 steps need 23
-        23
-    """
-    regime = "large" if n_samples >= LARGE_DATA else "small"
-    entry = _RECIPES.get((str(model), regime))
-    if entry is None:
-        return Recipe(_generic_settings(n_samples), {}, f"generic: no benchmark measured {model!r} on {n_samples:,}")
-    settings = dict(entry["settings"])
-    per_epoch = max(1, math.ceil(_n_train(n_samples) / settings["batch_size"]))
-    if "steps" in entry:
-        epochs = min(entry["epochs"], max(entry["min_epochs"], math.ceil(entry["steps"] / per_epoch)))
-    else:
-        epochs = min(entry["epochs"], max(1, round(_STEP_BUDGET / per_epoch)))
-    settings.update(epochs=int(epochs), early_stopping_patience=entry["patience"])
-    source = entry["source"]
-    if n_qubits is not None and not 10 <= n_qubits <= 80:
-        source += f"; N = {n_qubits} lies outside the measured N = 10-80"
-    return Recipe(settings, dict(entry["model_options"]), source)
-
-
-def conditional_recipe(model: str | None, n_rows: int, n_qubits: int | None = None) -> Recipe:
-    """The recipe of a conditional model (`qgen train --condition`) on `n_rows` strings of all conditions together.
-
-    From `bench_conditional.py` (TFIM N = 10, 5 fields x 10^4 tetra strings): a Transformer with d_model 32,
-    4 heads and 2 layers, Adam lr 3e-3 with a cosine schedule, batch 256, 20 epochs without early stopping
-    (the best validation epoch is kept: with 20 it is the last, annealed one) reached held-out classical
-    fidelity >= 0.992 and <X> within 0.4-1.7 % over three seeds (40 epochs: <X> off by up to 7.5 %); the
-    conditional GRU (3 x 64) with the same training stayed below 0.99. Larger data keep about 20,000 steps
-    (fewer epochs, not measured). A model without a conditional benchmark gets `default_recipe`'s.
-
-    Example:
-        >>> recipe = conditional_recipe("transformer", 50_000, 10)
-        >>> recipe.model_options["d_model"], recipe.settings["epochs"], recipe.settings["early_stopping_patience"]
-        (32, 20, None)
-        >>> conditional_recipe("transformer", 2_000_000).settings["epochs"]  # 7,032 batches per epoch
-        3
-    """
-    entry = _CONDITIONAL_RECIPES.get(str(model))
-    if entry is None:
-        base = default_recipe(model, n_rows, n_qubits)
-        return Recipe(base.settings, base.model_options, f"{base.source} (no conditional benchmark for {model!r})")
-    settings = dict(entry["settings"])
-    per_epoch = max(1, math.ceil(_n_train(n_rows) / settings["batch_size"]))
-    settings.update(epochs=int(min(entry["epochs"], max(1, round(_STEP_BUDGET / per_epoch)))))
-    settings.update(early_stopping_patience=None)
-    source = entry["source"]
-    if n_qubits is not None and n_qubits != 10:
-        source += f"; measured at N = 10, here N = {n_qubits}"
-    return Recipe(settings, dict(entry["model_options"]), source)
-
-
-def default_settings(n_samples: int, n_qubits: int | None = None, model: str | None = None) -> dict[str, Any]:
-    """Trainer settings chosen by data size (and model): `default_recipe(model, n_samples, n_qubits).settings`.
-
-    Without a model: batch size, epochs, patience and schedule for a budget of about 20,000 optimizer steps
-    (the epochs are the budget over the steps of one epoch, 90 % of the data training, rounded and clipped to
-    [1, 500]; so the run is within 4/3 of 20,000 steps whenever that gives fewer than 500 epochs).
-
-    Example:
-        >>> default_settings(10_000_000)  # 17,579 batches of 512 in one epoch
-        {'batch_size': 512, 'epochs': 1, 'early_stopping_patience': 10, 'schedule': 'plateau'}
-        >>> default_settings(1_000)["epochs"], default_settings(100_000)["epochs"]
-        (500, 114)
-        >>> default_settings(100_000, 50, "rnn")["weight_decay"]
-        0.1
-    """
-    return default_recipe(model, n_samples, n_qubits).settings
 
 
 def resolve_settings(
@@ -354,7 +150,7 @@ def train(
     outcomes = as_training_data(data)
     vectors = hasattr(data, "vectors")  # a VectorData: continuous points of R^dim
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, **trainer_options}
-    recipe = default_recipe(model_name, outcomes.shape[0], None if vectors else outcomes.shape[1])
+    recipe = default_recipe(model_name, outcomes.shape[0], None if vectors else outcomes.shape[1], vectors=vectors)
     settings, options = resolve_settings(recipe, given, model_options)
     if vectors:
         model = build(model_name, dim=outcomes.shape[1], seed=seed, **options)
