@@ -13,7 +13,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
 from qgen.errors import StateError
-from qgen.states import from_spec
+from qgen.states import from_spec, hamiltonian_of, reference_values
+from qgen.states.hamiltonians import pauli_sum_matrix
 from qgen.states.lattice2d import (
     energy_per_site_ss,
     heisenberg2d_hamiltonian,
@@ -113,8 +114,6 @@ def test_mpo_equals_the_reference_hamiltonian(lx, ly, boundary):
 
 
 def test_pauli_sum_equals_the_reference_hamiltonian():
-    from qgen.states.hamiltonians import pauli_sum_matrix
-
     m = pauli_sum_matrix(heisenberg2d_hamiltonian(3, 3, J=1.3, boundary="periodic"), 9)
     m = m.toarray() if hasattr(m, "toarray") else np.asarray(m)
     assert np.abs(m - 4 * 1.3 * reference_hamiltonian(3, 3, True).toarray()).max() < 1e-12
@@ -200,3 +199,56 @@ def test_unconverged_states_are_cached_only_for_lenient_callers(tmp_path, monkey
 def test_truncated_dmrg_is_reproducible():
     a, b = (heisenberg2d_mps(4, 4, max_bond=8, cache=False, strict=False, max_sweeps=4) for _ in range(2))
     assert a.energy == b.energy and all(np.array_equal(x, y) for x, y in zip(a.tensors, b.tensors))
+
+
+@pytest.mark.parametrize("lx,ly,boundary", [(3, 3, "open"), (4, 2, "open"), (3, 3, "periodic")])
+def test_hamiltonian_of_a_spec_is_the_reference_hamiltonian(lx, ly, boundary):
+    """hamiltonian_of names the lattice's Pauli sum, and the reference energy of the dense (Lanczos) and DMRG
+    ground states is the exact ground energy from dense diagonalisation of the independent matrix, to 1e-8."""
+    n, J = lx * ly, 0.7
+    ref = 4 * J * reference_hamiltonian(lx, ly, boundary == "periodic").toarray()  # Pauli form = 4 J S.S
+    e0 = float(np.linalg.eigvalsh(ref)[0])
+    dense = heisenberg2d(Lx=lx, Ly=ly, J=J, boundary=boundary, representation="dense")
+    ham = hamiltonian_of(dense.spec)
+    assert np.abs(pauli_sum_matrix(ham, n).toarray() - ref).max() < 1e-12
+    assert abs(float(reference_values(dense)["energy"]) - e0) < 1e-8
+    # A bond dimension of 64 holds these lattices' exact states (2^(N/2) <= 23).
+    mps = heisenberg2d_mps(lx, ly, J=J, boundary=boundary, max_bond=64, cache=False)
+    energy = float(reference_values(mps)["energy"])
+    assert abs(energy - mps.energy) < mps.dmrg["tol"]  # <H> of the stored MPS against DMRG's own energy
+    assert abs(energy - e0) < 1e-8
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"n_qubits": 12}, "not a square"),
+        ({"Lx": 3}, "both Lx and Ly"),
+        ({"Lx": 3, "Ly": 4, "n_qubits": 16}, "does not match"),
+        ({"Lx": 2, "Ly": 4, "boundary": "periodic"}, "periodic lattice needs"),
+        ({"n_qubits": 4, "boundary": "periodic"}, "periodic lattice needs"),
+        ({"Lx": 3, "Ly": 3, "boundary": "cyclic"}, "boundary"),
+        ({"Lx": 1, "Ly": 3}, "Lx"),
+        ({"n_qubits": 2}, "n_qubits"),
+        ({"Lx": 3, "Ly": 3, "J": float("nan")}, "J"),
+        ({}, "give Lx and Ly"),
+    ],
+)
+def test_hamiltonian_of_refuses_what_the_library_refuses_in_its_words(kwargs, match):
+    with pytest.raises(StateError, match=match) as from_library:
+        heisenberg2d(**kwargs)
+    with pytest.raises(StateError, match=match) as from_spec_:
+        hamiltonian_of({"name": "heisenberg2d", **kwargs})
+    assert str(from_spec_.value) == str(from_library.value)
+
+
+def test_hamiltonian_of_reads_every_form_of_the_spec():
+    square = heisenberg2d_hamiltonian(4, 4)
+    assert hamiltonian_of({"name": "heisenberg2d", "n_qubits": 16}) == square
+    assert hamiltonian_of({"name": "heisenberg2d", "Lx": 4, "Ly": 4}) == square
+    rect = {"name": "heisenberg2d", "n_qubits": 12, "Lx": 4, "Ly": 3, "J": 0.5, "boundary": "periodic"}
+    assert hamiltonian_of(rect) == heisenberg2d_hamiltonian(4, 3, J=0.5, boundary="periodic")
+    assert hamiltonian_of(rect) != heisenberg2d_hamiltonian(3, 4, J=0.5, boundary="periodic")  # the snake differs
+    # The spec a state records names its own Hamiltonian: <H> is its energy.
+    state = heisenberg2d(Lx=2, Ly=3, J=1.3)
+    assert abs(state.expectation(hamiltonian_of(state.spec)) - state.energy) < 1e-10
