@@ -84,7 +84,10 @@ _BACKENDS = (
     "benchmarks/bench_backends.py FAMILIES (GHZ N = 6, 10^4 tetra strings, batch 128, cosine, no early stopping; "
     "the TFIM N = 8 rows with the same settings)"
 )
-_BACKENDS_B = "benchmarks/bench_backends_b.py FAMILIES_GHZ (the same data, Trainer settings and TFIM N = 8 rows)"
+_BACKENDS_B = (
+    "benchmarks/bench_backends_b.py FAMILIES_GHZ (GHZ N = 6, 10^4 tetra strings, cosine, no early stopping unless "
+    "said; the TFIM N = 8 rows of bench_backends.py with the same settings)"
+)
 # The generic backends on outcome strings: the settings bench_backends.py / bench_backends_b.py ran (10 % held
 # out, Adam, cosine schedule, no early stopping unless "patience"), with the results benchmarks/README.md reports
 # (F on GHZ-6 against the goal of issue 11; on TFIM-8 with the same, untuned settings). "model_options" holds only

@@ -16,8 +16,10 @@ import torch
 
 from qgen.cli import main
 from qgen.data import load as load_data
+from qgen.metrics import EmpiricalDistribution, classical_fidelity
 from qgen.models import build, load
 from qgen.models.registry import options
+from qgen.states import ghz
 from qgen.train import Trainer
 from qgen.train.checkpoint import read_checkpoint
 from qgen.train.defaults import default_recipe, resolve_settings, train
@@ -185,3 +187,19 @@ def test_qgen_train_vae_writes_the_recipes_model(ghz4: Path, tmp_path: Path, cap
     with torch.no_grad():
         total = float(model.eval().log_prob(strings).exp().sum())
     assert abs(total - 1) < 0.01, total
+
+
+def test_qgen_train_mixture_runs_classical_em_on_all_rows_and_beats_the_frequencies(
+    ghz4: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "mixture.pt"
+    assert main(["train", "--model", "mixture", "--data", str(ghz4), "--device", "cpu", "-o", str(out)]) == 0
+    plan = capsys.readouterr().err
+    assert "plan: mixture {'n_components': 16}" in plan and "batch 1000: 1 per epoch, 300 in all" in plan
+    assert "early stopping after 10 epochs" in plan
+    # Against the exact GHZ-4 tetra distribution: the 16-product mixture fitted to 900 strings is closer than the
+    # frequencies of all 1,000 (measured 0.9737 against 0.9514 +- 0.0054).
+    target = ghz(4).measured("tetra")
+    fitted = classical_fidelity(target, load(out).eval(), "exact").value
+    frequencies = classical_fidelity(target, EmpiricalDistribution(torch.as_tensor(load_data(ghz4).outcomes), 4))
+    assert fitted > frequencies.value + 3 * frequencies.stderr, (fitted, frequencies)
