@@ -94,8 +94,9 @@ _BACKENDS_B = (
 # what differs from the model's own defaults; the source says which of the benchmark's options those defaults are.
 # "batch_size": "all" is the whole data set in one batch (the benchmark's 9,000 was its whole training split).
 # Memory of that batch grows with the data: the mixture's E-step holds C x N x n log-factors and an n x N x K one-hot
-# (16 components, N = 50, 10^6 strings: 3.2 GB, and 0.8 GB in float32 after 1.6 GB as int64); --batch-size then
-# switches it to stepwise EM.
+# (16 components, N = 50, 10^6 strings: 3.2 GB, and 0.8 GB in float32 after 1.6 GB as int64), so "all" stops at
+# FULL_BATCH_MAX rows (about 0.2 GB there): larger sets run stepwise EM on batches of that size (not measured).
+FULL_BATCH_MAX = 65_536
 _STRING_BACKENDS: dict[str, dict[str, Any]] = {
     "vae": {
         "model_options": {"latent_dim": 8, "hidden_size": 128, "bound_samples": 64},
@@ -216,9 +217,12 @@ def _backend_recipe(entry: dict[str, Any], n_samples: int, n_qubits: int | None)
     settings: dict[str, Any] = {"optimizer": "adam", "weight_decay": 0.0, "schedule": "cosine", **entry["settings"]}
     epochs = entry["epochs"]
     if settings["batch_size"] == "all":
-        # Full batch (classical EM, the KDE's one pass): every row in one batch at any size, the epochs as measured.
-        settings["batch_size"] = max(1, n_samples)
-        scaling = "the whole data set as one batch at any size, the epochs as measured"
+        # Full batch (classical EM, the KDE's one pass), the epochs as measured; capped so memory stays bounded.
+        settings["batch_size"] = max(1, min(n_samples, FULL_BATCH_MAX))
+        scaling = (
+            f"the whole data set as one batch up to {FULL_BATCH_MAX:,} strings (beyond: batches of that size, "
+            "not measured), the epochs as measured"
+        )
     else:
         batch = settings["batch_size"]
         steps = epochs * math.ceil(BACKEND_TRAIN_ROWS / batch)
