@@ -70,7 +70,7 @@ def reference_values(state: State, max_pairs_n: int = 100) -> dict[str, np.ndarr
         "magnetization_x", "magnetization_z": (N,) <X_i>, <Z_i>; for N <= max_pairs_n "correlation_zz",
         "correlation_xx": (N, N) <Z_i Z_j>, <X_i X_j> (unit diagonal); otherwise "correlation_zz_center",
         "correlation_xx_center": (N,) <Z_c Z_j>, <X_c X_j> and "center": c; "energy": () <H> when the state's
-        spec names a Hamiltonian (TFIM, XXZ). qgen.evaluation reads the same names.
+        spec names a Hamiltonian (TFIM, XXZ, 2-D Heisenberg: `hamiltonian_of`). qgen.evaluation reads the same names.
     """
     if not isinstance(state, State):
         raise StateError(f"reference_values needs a qgen State, got {type(state).__name__}")
