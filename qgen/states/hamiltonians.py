@@ -33,6 +33,7 @@ __all__ = [
     "pauli_sum_matrix",
     "tfim_ground_state",
     "check_boundary",
+    "check_lattice",
     "hamiltonian_of",
     "check_parameter",
 ]
