@@ -129,15 +129,15 @@ def block_scan(sizes: list[int], samples: int, repeats: int = 5) -> dict:
 
 def split(samples: int, repeats: int = 3) -> dict:
     """CPU microseconds per sample of the 50-site chain: the products l A_i alone, the whole kernel, and
-    MPSMeasurement.sample end to end (uniforms from torch, layout, result), one thread."""
+    MPSMeasurement.sample end to end (the draw's key, chunks, the result tensor), one thread."""
     import numba
 
     from qgen.measurement import mps_kernels
 
     @numba.njit(nogil=True, boundscheck=False)
-    def products_only(mats, offsets, chi, complex_mps, u, block):  # pragma: no cover - compiled
+    def products_only(mats, offsets, chi, complex_mps, out, block):  # pragma: no cover - compiled
         """_sample_block's BLAS products y = A_i^T l alone: the same calls on the same shapes, block by block."""
-        n, n_sites = u.shape
+        n, n_sites = out.shape
         width = 1
         for i in range(n_sites):
             width = max(width, chi[i])
@@ -173,21 +173,20 @@ def split(samples: int, repeats: int = 3) -> dict:
     gen = torch.Generator().manual_seed(0)
     meas.sample(1000, generator=gen)  # builds the kernel, JIT
     k, n = meas._kernel, meas.chunk_size
-    u = meas._uniforms(n, gen).numpy()  # (n, N): sample-major, as the kernel reads it
     mps = (k._flat, k._offsets, k._chi_arr, k._complex)
     out = np.empty((n, k.n_qubits), dtype=np.int64)
-    products_only(*mps, u, k.block)
+    products_only(*mps, out, k.block)
     calls = max(1, samples // n)
     rows = []
     for _ in range(repeats):
         start = time.process_time()
         for _ in range(calls):
-            products_only(*mps, u, k.block)
+            products_only(*mps, out, k.block)
         products = time.process_time()
-        for _ in range(calls):
-            mps_kernels._sample_block(*mps, k._wr, k._wi, k._parent, u, out, k.block)
+        for c in range(calls):
+            mps_kernels._sample_block(*mps, k._wr, k._wi, k._parent, np.uint64(12345), c * n, out, k.block)
         kernel = time.process_time()
-        # What a user's call costs: torch's uniforms, the layout transposes, work space, the result tensor.
+        # What a user's call costs: the key, the chunks, the thread-pool set-up, the result tensor.
         meas.sample(calls * n, generator=gen)
         end = time.process_time()
         rows.append([(b - a) / (calls * n) * 1e6 for a, b in [(start, products), (products, kernel), (kernel, end)]])

@@ -131,7 +131,7 @@ class MPSMeasurement(Measurement):
         self._complex_tensors: list[torch.Tensor] | None = None
         chi = max(self._chi + [t.shape[0] for t in state.tensors])
         if self._use_kernel():
-            # the uniforms and the outcomes, each also in the kernel's site-major copy
+            # as many samples as the earlier uniforms-and-outcomes chunks of about 1 MiB held (the unit of threads)
             auto = _KERNEL_CHUNK_FLOATS // (4 * self.n_qubits)
         else:
             auto = _CHUNK_FLOATS // (chi * (6 + 2 * len(parent)) + self.n_qubits)
@@ -312,11 +312,18 @@ class MPSMeasurement(Measurement):
 
     # ---- sampling -----------------------------------------------------------------------------------
 
-    def _uniforms(self, n: int, generator: torch.Generator | None) -> torch.Tensor:
-        """(n, N) uniforms, sample by sample: row j holds the stream's numbers j*N .. j*N + N - 1, so a sample's
-        bits depend on its position in the stream, not on how the stream is cut into chunks."""
+    def _stream_key(self, generator: torch.Generator | None) -> int:
+        """The key of one draw's uniforms (qgen.measurement.mps_kernels.counter_uniforms): one 63-bit integer
+        from the generator, so the same generator state gives the same draw."""
         dev = generator.device if generator is not None else self.device
-        return torch.rand(n, self.n_qubits, generator=generator, dtype=torch.float64, device=dev)
+        return int(torch.randint(0, 2**63 - 1, (1,), generator=generator, device=dev, dtype=torch.int64))
+
+    def _uniforms(self, key: int, first: int, n: int) -> torch.Tensor:
+        """(n, N) uniforms of samples first .. first + n - 1 of the draw with this key, on this device: the
+        numbers the CPU kernel computes in place, so the torch path gives its bits."""
+        from qgen.measurement.mps_kernels import counter_uniforms  # numba: imported when first needed
+
+        return torch.from_numpy(counter_uniforms(key, first, n, self.n_qubits)).to(self.device)
 
     def _sample_chunk(self, u: torch.Tensor) -> torch.Tensor:
         """The torch path (any device): samples (n, N) for uniforms u (n, N)."""
@@ -352,13 +359,15 @@ class MPSMeasurement(Measurement):
         """
         n = self._check_n(n)
         step = self.chunk_size if chunk_size is None else positive_int(chunk_size, "chunk_size", error=StateError)
-        sizes = [min(step, n - start) for start in range(0, n, step)]
-        if not self._use_kernel():
-            for size in sizes:
-                yield self._sample_chunk(self._uniforms(size, generator))
+        chunks = [(first, min(step, n - first)) for first in range(0, n, step)]
+        if not chunks:
             return
-        uniforms = (self._uniforms(size, generator).cpu().numpy() for size in sizes)
-        for chunk in self._sampler().sample_chunks(uniforms, workers=torch.get_num_threads()):
+        key = self._stream_key(generator)
+        if not self._use_kernel():
+            for first, size in chunks:
+                yield self._sample_chunk(self._uniforms(key, first, size))
+            return
+        for chunk in self._sampler().sample_chunks(key, chunks, workers=torch.get_num_threads()):
             yield torch.from_numpy(chunk)
 
     def _sampler(self) -> KernelSampler:
@@ -379,13 +388,12 @@ class MPSMeasurement(Measurement):
         n = self._check_n(n)
         if self._use_kernel() and n > 0:
             # The kernel writes each chunk into its rows of the one result: no per-chunk arrays, no final copy.
+            key = self._stream_key(generator)
             result = torch.empty(n, self.n_qubits, dtype=torch.int64)
             rows = result.numpy()
-            starts = range(0, n, self.chunk_size)
-            sizes = [min(self.chunk_size, n - start) for start in starts]
-            uniforms = (self._uniforms(size, generator).cpu().numpy() for size in sizes)
-            outs = (rows[start : start + size] for start, size in zip(starts, sizes))
-            for _ in self._sampler().sample_chunks(uniforms, workers=torch.get_num_threads(), outs=outs):
+            chunks = [(first, min(self.chunk_size, n - first)) for first in range(0, n, self.chunk_size)]
+            outs = (rows[first : first + size] for first, size in chunks)
+            for _ in self._sampler().sample_chunks(key, chunks, workers=torch.get_num_threads(), outs=outs):
                 pass
             return result
         chunks = list(self.iter_samples(n, generator=generator))

@@ -20,8 +20,16 @@ where a loop over k of length chi = 22 with one sample at a time stayed scalar. 
    M_a = sum_{r in a} |w_r><w_r|, r drawn by inverting the cumulative sum with the sample's uniform u_i.
 4. A second pass over Y writes l <- <w_r|phi> / sqrt(P(r | a_<i)) in the layout the next product reads.
 
+Uniforms are computed where they are used, from a counter: sample j of a draw at site i gets
+u = splitmix64(key + (j N + i + 1) gamma) / 2^64 (`counter_uniforms`), the key drawn once per draw from the
+caller's torch.Generator. No array of uniforms is made, filled or read, and a sample's numbers depend only on
+its index in the draw. SplitMix64 is the generator of Steele, Lea and Flood, "Fast splittable pseudorandom
+number generators", OOPSLA 2014 (Java's SplittableRandom; it passes TestU01's BigCrush there), here used as
+a counter-based generator (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011): position
+j N + i of the stream whose state starts at the key.
+
 Chunks of samples run on a pool of threads (BLAS pinned to one thread each, so the pool does not
-oversubscribe the cores); every sample reads only its own row of uniforms, and the arithmetic of a sample
+oversubscribe the cores); every sample's uniforms come from its own counters, and the arithmetic of a sample
 does not depend on its neighbours, so the bits do not depend on the chunking or the number of threads.
 
 References:
@@ -40,7 +48,7 @@ import numpy as np
 from qgen.errors import StateError
 from qgen.strings import positive_int
 
-__all__ = ["KernelSampler"]
+__all__ = ["KernelSampler", "counter_uniforms"]
 
 # cache: compiled code is kept on disk so a new process does not pay the JIT (about 2 s) again.
 _JIT = {"nogil": True, "cache": True, "fastmath": {"contract", "reassoc"}, "boundscheck": False}
@@ -55,8 +63,48 @@ _JIT = {"nogil": True, "cache": True, "fastmath": {"contract", "reassoc"}, "boun
 _BLOCK_FLOATS = 1 << 15
 _MIN_BLOCK = 128
 
+# SplitMix64's increment (the odd integer nearest 2^64 / golden ratio) and its two finaliser multipliers.
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
 # Rows of the per-block scratch array (13, n): per-sample values of one site, each a contiguous row.
 _RHO00, _RHO11, _RHO01R, _RHO01I, _TOTAL, _TARGET, _ACC, _CHOSEN, _C0R, _C0I, _C1R, _C1I, _PICKED = range(13)
+
+
+@numba.njit(**_JIT)
+def _uniform(key, counter):  # pragma: no cover - compiled
+    """The counter-th number of the SplitMix64 stream whose state starts at key, as a double in [0, 1)."""
+    z = key + (counter + np.uint64(1)) * _GAMMA  # uint64 throughout: wraps modulo 2^64 as the generator needs
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return float(z >> np.uint64(11)) * 1.1102230246251565e-16  # the top 53 bits times 2^-53
+
+
+@numba.njit(**_JIT)
+def _fill_uniforms(key, first, out):  # pragma: no cover - compiled
+    n, n_sites = out.shape
+    stride = np.uint64(n_sites)
+    for j in range(n):
+        base = np.uint64(first + j) * stride
+        for i in range(n_sites):
+            out[j, i] = _uniform(key, base + np.uint64(i))
+
+
+def counter_uniforms(key: int, first: int, n: int, n_sites: int) -> np.ndarray:
+    """The uniforms (n, n_sites) the kernel uses for samples first .. first + n - 1 of the draw with this key:
+    u[j, i] = SplitMix64 number (first + j) n_sites + i of the stream of `key`. The torch path samples from
+    these, so both paths give the same bits.
+
+    Example:
+        >>> u = counter_uniforms(7, 0, 3, 4)
+        >>> u.shape, bool(((u >= 0) & (u < 1)).all()), bool((counter_uniforms(7, 1, 2, 4) == u[1:]).all())
+        ((3, 4), True, True)
+    """
+    out = np.empty((n, n_sites))
+    _fill_uniforms(np.uint64(key), first, out)
+    return out
 
 
 @numba.njit(**_JIT)
@@ -168,15 +216,17 @@ def _next_left(y, scr, l_next):  # pragma: no cover - compiled
 
 
 @numba.njit(**_JIT)
-def _sample_block(mats, offsets, chi, complex_mps, wr, wi, parent, u, out, block):  # pragma: no cover - compiled
+def _sample_block(mats, offsets, chi, complex_mps, wr, wi, parent, key, first, out, block):  # pragma: no cover
     """All sites for one chunk of samples in one compiled call, `block` samples at a time.
 
     mats holds the site matrices back to back (offsets[i]: start of site i): A_i^T (2 chi_r, chi_l) for a real
-    MPS, the stacked (4 chi_r, 2 chi_l) for a complex one. u and out are (n, N), sample-major as the caller
-    holds them: a site's column is gathered into (and scattered from) a contiguous row per block, so no
-    transposed copy of either array is made. A block's work space (about 8 max(chi) floats per sample) is
-    meant to stay in the L2 cache between the product and the passes that read it."""
-    n, n_sites = u.shape
+    MPS, the stacked (4 chi_r, 2 chi_l) for a complex one. out is (n, N), sample-major as the caller holds it,
+    for samples first .. first + n - 1 of the draw with this key: a site's uniforms are computed into a
+    contiguous row per block (`_uniform`), and its outcomes scattered from one, so no transposed copy is made.
+    A block's work space (about 8 max(chi) floats per sample) is meant to stay in the L2 cache between the
+    product and the passes that read it."""
+    n, n_sites = out.shape
+    stride = np.uint64(n_sites)
     width = 1
     for i in range(n_sites):
         width = max(width, chi[i])
@@ -208,9 +258,10 @@ def _sample_block(mats, offsets, chi, complex_mps, wr, wi, parent, u, out, block
                 np.dot(mat, l[1], y[half:].reshape(2 * chi_r, m))
             y4 = y.reshape(2, 2, chi_r, m)
             _density(y4, scr)
-            # contiguous copies of the block's uniforms and outcomes: the vectorised draw reads whole rows
+            # the block's uniforms and outcomes as contiguous rows: the vectorised draw reads whole rows
+            base = np.uint64(first + start) * stride + np.uint64(i)
             for j in range(m):
-                u_row[j] = u[start + j, i]
+                u_row[j] = _uniform(key, base + np.uint64(j) * stride)
             _draw(weights, wr, wi, parent, u_row[:m], out_row[:m], scr, prob)
             for j in range(m):
                 out[start + j, i] = out_row[j]
@@ -266,36 +317,40 @@ class KernelSampler:
         auto = max(_MIN_BLOCK, _BLOCK_FLOATS // per_sample)
         self.block = auto if block is None else positive_int(block, "block", error=StateError)
 
-    def sample_chunk(self, uniforms: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Samples (n, N) int64, one per row of uniforms (n, N) float64 in [0, 1); written into `out` (a
+    def sample_chunk(self, key: int, first: int, n: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Samples first .. first + n - 1 of the draw with this key, (n, N) int64; written into `out` (a
         C-contiguous int64 (n, N) array, e.g. a slice of the caller's result) when given."""
-        u = np.ascontiguousarray(uniforms, dtype=np.float64)
+        shape = (positive_int(n, "n", minimum=0, error=StateError), self.n_qubits)
         if out is None:
-            out = np.empty(u.shape, dtype=np.int64)
-        elif out.shape != u.shape or out.dtype != np.int64 or not out.flags.c_contiguous:
-            raise StateError(f"out must be a C-contiguous int64 array of shape {u.shape}")
+            out = np.empty(shape, dtype=np.int64)
+        elif out.shape != shape or out.dtype != np.int64 or not out.flags.c_contiguous:
+            raise StateError(f"out must be a C-contiguous int64 array of shape {shape}")
         mps = (self._flat, self._offsets, self._chi_arr, self._complex)
-        _sample_block(*mps, self._wr, self._wi, self._parent, u, out, self.block)
+        _sample_block(*mps, self._wr, self._wi, self._parent, np.uint64(key), int(first), out, self.block)
         return out
 
     def sample_chunks(
-        self, uniform_chunks: Iterable[np.ndarray], workers: int, outs: Iterable[np.ndarray] | None = None
+        self,
+        key: int,
+        chunks: Iterable[tuple[int, int]],
+        workers: int,
+        outs: Iterable[np.ndarray] | None = None,
     ) -> Iterator[np.ndarray]:
-        """Samples for each (n_c, N) array of uniforms that the iterable yields, in order, on `workers`
-        threads; at most `workers` chunks are in flight, so memory stays bounded for any total. With `outs`
-        (an iterable of arrays aligned with the chunks, as sample_chunk's `out`), each chunk is written there."""
+        """Samples of the draw with this key for each (first, n) chunk, in order, on `workers` threads; at most
+        `workers` chunks are in flight, so memory stays bounded for any total. With `outs` (an iterable of
+        arrays aligned with the chunks, as sample_chunk's `out`), each chunk is written there."""
         from threadpoolctl import threadpool_limits
 
-        pairs = zip(uniform_chunks, outs) if outs is not None else ((u, None) for u in uniform_chunks)
+        pairs = zip(chunks, outs) if outs is not None else ((c, None) for c in chunks)
         with threadpool_limits(limits=1, user_api="blas"):
             if workers <= 1:
-                for u, out in pairs:
-                    yield self.sample_chunk(u, out)
+                for (first, n), out in pairs:
+                    yield self.sample_chunk(key, first, n, out)
                 return
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 pending = []
-                for u, out in pairs:
-                    pending.append(pool.submit(self.sample_chunk, u, out))
+                for (first, n), out in pairs:
+                    pending.append(pool.submit(self.sample_chunk, key, first, n, out))
                     if len(pending) >= workers:
                         yield pending.pop(0).result()
                 for future in pending:
