@@ -16,8 +16,8 @@ it against quantum Monte Carlo of the same open lattice (qgen.states.sse: stocha
 to its statistical error at beta = 64 / J, far beyond the inverse finite-size gap): the energy per site and the
 corner correlations <Z_0 Z_j> = 4 <S^z_0 S^z_j>, each with its error bar. The same code reproduces Sandvik's
 published QMC energy of the periodic 8 x 8 lattice, -0.673487(4) (tests/states/test_sse.py; A. W. Sandvik, PRB
-56, 11678 (1997)), and for the open 8 x 8 lattice it gives -0.61913(10) at 5 x 10^4 sweeps, the value
--0.619040 quoted in the finite-PEPS literature (W.-Y. Liu et al., PRB 95, 195154 (2017)) within 1 stderr.
+56, 11678 (1997)), and for the open 8 x 8 lattice it gives -0.61904(14) at 5 x 10^4 sweeps, in agreement with
+-0.619040, the QMC value finite-PEPS benchmarks quote (W.-Y. Liu et al., arXiv:1611.09467).
 """
 
 from __future__ import annotations

@@ -56,11 +56,11 @@ FIGURES: dict[str, FigureEntry] = {
             "paper-fig4",
             "50-site critical Ising chain from the paper's MPS (converted to qgen's signs) and qgen's DMRG: "
             "<Z_i Z_j> versus distance and <X_i>, model versus exact versus raw data; the 8 x 8 Heisenberg "
-            "antiferromagnet (DMRG snake MPS): <Z_0 Z_j> and E/N, model versus exact versus raw data, and the "
-            "periodic 8 x 8 DMRG energy against Sandvik's QMC value",
+            "antiferromagnet (DMRG snake MPS): <Z_0 Z_j> and E/N, model versus DMRG target versus raw data, and the "
+            "DMRG target against quantum Monte Carlo (SSE) of the same lattice",
             "qgen.reproduce.paper_fig4",
-            quick="110 s of CPU on one thread (Ising: 10^4 samples, 5 epochs; Heisenberg: chi 32, 10^4 samples, "
-            "10 epochs; measured, 647 s wall at load average 18)",
+            quick="101 s of CPU on one thread (Ising: 10^4 samples, 5 epochs; Heisenberg: chi 32, 10^4 samples, "
+            "10 epochs, QMC 10^4 sweeps; measured, 158 s wall at load average 3)",
             full="not yet timed end to end; about 1 h on one thread (estimated: the Ising part 25 min, the 8 x 8 "
             "DMRG at chi 200 about 5 min open and 15 min periodic, 10^5 samples and the default GRU 2 x 96 recipe "
             "about 30 min)",
