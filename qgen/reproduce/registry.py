@@ -62,9 +62,9 @@ FIGURES: dict[str, FigureEntry] = {
             "qgen.reproduce.paper_fig4",
             quick="101 s of CPU on one thread (Ising: 10^4 samples, 5 epochs; Heisenberg: chi 32, 10^4 samples, "
             "10 epochs, QMC 10^4 sweeps; measured, 158 s wall at load average 3)",
-            full="not yet timed end to end; about 1 h on one thread (estimated: the Ising part 25 min, the 8 x 8 "
-            "DMRG at chi 200 about 5 min open and 15 min periodic, 10^5 samples and the default GRU 2 x 96 recipe "
-            "about 30 min)",
+            full="3,960 s of CPU on one thread, 89 min wall at load average 2-4, 3.6 GB peak (measured 2026-12-01 "
+            "with the earlier periodic chi-200 DMRG check, 12-21 min of that wall time, which the QMC check (49 s of "
+            "CPU at 10^5 sweeps) has since replaced)",
         ),
         FigureEntry(
             "seed000",
@@ -89,8 +89,8 @@ FIGURES: dict[str, FigureEntry] = {
             "raw data versus exact (free fermions), MPS targets",
             "qgen.reproduce.tfim_phase",
             quick="N = 10, h = 0.5, 1, 1.5, 5,000 samples: 207 s on one thread (measured, machine shared)",
-            full="N = 50, nine fields, 5 x 10^4 samples, 15 epochs: 1-2 hours on one thread (estimated from "
-            "bench_tfim50's training throughput, 1,000-2,000 strings/s; not yet timed)",
+            full="N = 50, nine fields, 5 x 10^4 samples, 15 epochs: 2,538 s of CPU on one thread, 56 min wall at "
+            "load average 3-4, 2.4 GB peak (measured 2026-12-01)",
         ),
     )
 }
