@@ -172,7 +172,8 @@ def sse_heisenberg(
         n_sites: number of spins.
         beta: inverse temperature in units of 1/J; the ground state needs beta >> 1 / (finite-size gap).
         sweeps: measured Monte Carlo steps (a diagonal and a loop update each).
-        thermalize: steps before measuring (default sweeps // 5); the operator-string length adapts there.
+        thermalize: steps before measuring (default sweeps // 5). The operator string grows whenever it is 3/4
+            full, which happens while thermalising.
         bins: the measurements are split into this many consecutive bins; the standard error is that of the
             bin means (valid when a bin is much longer than the autocorrelation time).
         origin: the site j = origin of the correlations.
@@ -188,27 +189,39 @@ def sse_heisenberg(
     bins = positive_int(bins, "bins", minimum=2, error=StateError)
     if sweeps < bins:
         raise StateError(f"sweeps ({sweeps}) must be at least bins ({bins})")
-    thermalize = sweeps // 5 if thermalize is None else int(thermalize)
+    thermalize = (
+        sweeps // 5 if thermalize is None else positive_int(thermalize, "thermalize", minimum=0, error=StateError)
+    )
     if not (np.isfinite(beta) and beta > 0):
         raise StateError(f"beta must be a positive number, got {beta!r}")
     bond_sites = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
     if bond_sites.size == 0 or bond_sites.min() < 0 or bond_sites.max() >= n_sites:
         raise StateError(f"bonds must be pairs of site indices in 0..{n_sites - 1}")
     _two_colouring(bond_sites, n_sites)  # refuses a frustrated bond list
+    origin = positive_int(origin, "origin", minimum=0, error=StateError)
+    if origin >= n_sites:
+        raise StateError(f"origin must be a site index in 0..{n_sites - 1}, got {origin}")
     rng = np.random.default_rng(seed)  # numba draws from this numpy Generator's bit stream
     spins = np.where(rng.random(n_sites) < 0.5, 1, -1).astype(np.int64)
-    length = max(20, n_sites // 4)
-    ops = np.zeros(length, dtype=np.int64)
-    n_ops = 0
+    state = {"ops": np.zeros(max(20, n_sites // 4), dtype=np.int64), "n_ops": 0}
     first = np.empty(n_sites, dtype=np.int64)
     last = np.empty(n_sites, dtype=np.int64)
-    for _ in range(thermalize):
-        n_ops = _diagonal_update(ops, spins, bond_sites, beta, n_ops, rng)
-        vertices = np.empty(4 * ops.shape[0], dtype=np.int64)
+    vertices = np.empty(4 * state["ops"].shape[0], dtype=np.int64)
+
+    def step() -> int:
+        nonlocal vertices
+        ops = state["ops"]
+        state["n_ops"] = n_ops = _diagonal_update(ops, spins, bond_sites, beta, state["n_ops"], rng)
         _loop_update(ops, spins, bond_sites, vertices, first, last, rng)
-        if n_ops * 4 > 3 * ops.shape[0]:  # keep L above 4/3 n: identity operators appended at the end
-            ops = np.concatenate([ops, np.zeros(n_ops // 3 + 1, dtype=np.int64)])
-    vertices = np.empty(4 * ops.shape[0], dtype=np.int64)
+        if n_ops * 4 > 3 * ops.shape[0]:
+            # Keep L above 4/3 n by appending identity operators: the weights are exact for any L > n, and a
+            # string that filled up would cut the expansion off (in practice this happens while thermalising).
+            state["ops"] = np.concatenate([ops, np.zeros(n_ops // 3 + 1, dtype=np.int64)])
+            vertices = np.empty(4 * state["ops"].shape[0], dtype=np.int64)
+        return n_ops
+
+    for _ in range(thermalize):
+        step()
     per_bin = sweeps // bins
     n_mean = np.zeros(bins)
     corr = np.zeros((bins, n_sites))
@@ -218,10 +231,8 @@ def sse_heisenberg(
         acc[:] = 0.0
         count = 0
         for _ in range(per_bin):
-            n_ops = _diagonal_update(ops, spins, bond_sites, beta, n_ops, rng)
-            _loop_update(ops, spins, bond_sites, vertices, first, last, rng)
-            total_ops += n_ops
-            count += _measure_correlations(ops, spins, bond_sites, origin, acc)
+            total_ops += step()
+            count += _measure_correlations(state["ops"], spins, bond_sites, origin, acc)
         n_mean[k] = total_ops / per_bin
         corr[k] = acc / count / 4.0  # S^z = s / 2
     energies = (-n_mean / beta + len(bond_sites) / 4.0) / n_sites

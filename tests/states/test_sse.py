@@ -62,6 +62,8 @@ def test_dimer_and_reproducibility():
         ({"beta": 0.0}, "beta"),
         ({"beta": float("nan")}, "beta"),
         ({"sweeps": 10, "bins": 50}, "at least bins"),
+        ({"origin": 2}, "origin"),
+        ({"thermalize": -1}, "thermalize"),
     ],
 )
 def test_bad_input_is_refused(kwargs, message):
