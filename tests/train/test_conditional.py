@@ -31,6 +31,31 @@ def test_conditional_recipe_is_the_conditional_benchmarks() -> None:
     assert "no conditional benchmark" in conditional_recipe("pixelcnn", 50_000).source
 
 
+def test_large_n_conditional_gru_is_the_n50_benchmarks() -> None:
+    """From CONDITIONAL_LARGE_N qubits on, the GRU takes the settings of bench_conditional50.py's passing runs (the
+    command lines in benchmarks/results/conditional50_gru96_around_s*.json); below, the N = 10 GRU recipe."""
+    import json
+    from pathlib import Path
+
+    from qgen.train.recipes import CONDITIONAL_LARGE_N
+
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    for seed in (0, 1):
+        command = json.loads((results / f"conditional50_gru96_around_s{seed}.json").read_text())["command"]
+        flags = ("--model rnn", "--width 96", "--optimizer adamw", "--weight-decay 0.1", "--lr 2e-3", "--epochs 30")
+        assert all(flag in command for flag in flags), command
+    large = conditional_recipe("rnn", 50_000, 50)
+    assert large.model_options == {"cell": "gru", "n_layers": 2, "hidden_size": 96}
+    expected = {"lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.1, "batch_size": 256, "schedule": "cosine"}
+    assert large.settings == {**expected, "epochs": 30, "early_stopping_patience": None}
+    assert "bench_conditional50.py" in large.source and "here N" not in large.source
+    assert "measured at N = 50, here N = 64" in conditional_recipe("rnn", 50_000, 64).source
+    small = conditional_recipe("rnn", 50_000, CONDITIONAL_LARGE_N - 1)
+    assert small.model_options["hidden_size"] == 64 and "bench_conditional.py" in small.source
+    # the Transformer has no N = 50 recipe of its own: the N = 10 one, said to be measured there
+    assert conditional_recipe("transformer", 50_000, 50).model_options["d_model"] == 32
+
+
 def test_no_flags_take_the_conditional_recipe_and_print_its_plan() -> None:
     data = simulate_scan(FAMILY, "h", "0.5,1.0", "tetra", 100, seed=0, reference=False)
     plan = io.StringIO()
