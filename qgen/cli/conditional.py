@@ -98,7 +98,7 @@ def simulate_scan(args: argparse.Namespace, dest: str, finish: Any) -> int:
     return 0
 
 
-def train_conditional(args: argparse.Namespace, defaults: dict[str, Any], finish: Any) -> int:
+def train_conditional(args: argparse.Namespace, defaults: dict[str, Any] | None, finish: Any) -> int:
     """`qgen train --condition NAME --data A.h5 [B.h5 ...]`: one conditional model on every file's rows.
 
     Takes the plain `qgen train`'s flags and prints its plan (on stderr, unless --quiet); what the flags leave
@@ -113,8 +113,14 @@ def train_conditional(args: argparse.Namespace, defaults: dict[str, Any], finish
     inputs = {f"--data {p}": p for p in args.data}
     check_outputs({"-o": out, "checkpoint": Path(str(out) + ".ckpt")}, inputs, force=args.force)
     check_device(args.device)
-    options = check_options(args.model, parse_options(args.option), defaults)
     data = combine([load(p) for p in args.data], args.condition)
+    if args.model is None:  # no --model: the benchmarks' best conditional model for this N
+        from qgen.models.registry import options as model_options
+        from qgen.train.recipes import conditional_model
+
+        args.model = conditional_model(int(data.n_qubits))
+        defaults = model_options(args.model)
+    options = check_options(args.model, parse_options(args.option), defaults)
     run_training(fit, args, data, out, options)
     finish(args, f"wrote {out} (conditional on {', '.join(args.condition)})", start)
     return 0

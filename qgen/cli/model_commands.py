@@ -50,12 +50,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CommandError("--list-options needs --model NAME")
         if args.data and len(args.data) == 1 and _is_vector_file(args.data[0]):
             raise CommandError(f"--data {args.data[0]} holds vectors: name a model of vectors with --model")
-        args.model = DEFAULT_MODEL
-        if args.condition:  # the conditional benchmark's best model
-            from qgen.train.defaults import CONDITIONAL_MODEL
-
-            args.model = CONDITIONAL_MODEL
-    defaults = options(args.model)
+        if not args.condition:  # a conditional model is chosen by the data's N (qgen.train.recipes.conditional_model)
+            args.model = DEFAULT_MODEL
+    defaults = options(args.model) if args.model is not None else None
     if args.list_options:
         print(f"options of model {args.model!r} (qgen train --model {args.model} --option KEY=VALUE):")
         for key, value in defaults.items():

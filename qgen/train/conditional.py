@@ -13,7 +13,8 @@ from qgen.errors import TrainingError
 from qgen.models.base import GenerativeModel
 from qgen.models.io import save
 from qgen.models.registry import build
-from qgen.train.defaults import CONDITIONAL_MODEL, _pause, budgeted_trainer, conditional_recipe, resolve_settings
+from qgen.train.defaults import _pause, budgeted_trainer, conditional_recipe, resolve_settings
+from qgen.train.recipes import conditional_model
 from qgen.train.trainer import Callback
 
 __all__ = ["train_conditional", "describe_conditions"]
@@ -60,7 +61,8 @@ def train_conditional(
     n_rows, N)` (bench_conditional.py's measured settings), as `qgen.train.train` takes the plain recipe.
 
     Args:
-        model_name: "transformer" (None: the default, `CONDITIONAL_MODEL`), "rnn" or "pixelcnn".
+        model_name: "transformer", "rnn" or "pixelcnn" (None: `conditional_model(N)`, the benchmarks' best for
+            the data's N).
         data: a MeasurementData with `conditions` (a scan, or `qgen.data.scan.combine` of several sets).
         output: write the trained model here (and its checkpoint beside it, OUTPUT.ckpt).
         model_options: hyperparameters over the recipe's (n_conditions and condition_names come from the data).
@@ -74,7 +76,7 @@ def train_conditional(
     """
     if getattr(data, "conditions", None) is None:
         raise TrainingError("a conditional model needs data with a condition column (a scan, or combined data sets)")
-    model_name = model_name or CONDITIONAL_MODEL
+    model_name = model_name or conditional_model(int(data.n_qubits))
     recipe = conditional_recipe(model_name, int(data.n_samples), int(data.n_qubits))
     given = {"epochs": epochs, "batch_size": batch_size, "lr": lr, **trainer_options}
     settings, options = resolve_settings(recipe, given, model_options)

@@ -56,6 +56,17 @@ def test_large_n_conditional_gru_is_the_n50_benchmarks() -> None:
     assert conditional_recipe("transformer", 50_000, 50).model_options["d_model"] == 32
 
 
+def test_no_model_named_takes_the_benchmarks_best_for_the_data_n(tmp_path: Path, monkeypatch) -> None:
+    """At N >= CONDITIONAL_LARGE_N a conditional model named by nobody is the N = 50 benchmark's GRU 2 x 96."""
+    monkeypatch.setenv("QGEN_CACHE", str(tmp_path))
+    data = simulate_scan({"name": "tfim", "n_qubits": 30}, "h", "0.8,1.2", "tetra", 64, seed=0, reference=False)
+    plan = io.StringIO()
+    model = train_conditional(None, data, epochs=1, progress=False, plan=plan)
+    assert type(model).__name__ == "RNN" and model.config["hidden_size"] == 96
+    assert plan.getvalue().startswith("plan: rnn {'cell': 'gru', 'n_layers': 2, 'hidden_size': 96}")
+    assert "bench_conditional50.py" in plan.getvalue()
+
+
 def test_no_flags_take_the_conditional_recipe_and_print_its_plan() -> None:
     data = simulate_scan(FAMILY, "h", "0.5,1.0", "tetra", 100, seed=0, reference=False)
     plan = io.StringIO()
