@@ -52,6 +52,11 @@ _KERNEL_CHUNK_FLOATS = 1 << 17
 _LOG_PROB_CHUNK_BYTES = 1 << 22
 
 
+def _chunks(n: int, step: int) -> list[tuple[int, int]]:
+    """(first, size) of each chunk of at most `step` samples that covers samples 0 .. n - 1 in order."""
+    return [(first, min(step, n - first)) for first in range(0, n, step)]
+
+
 def refine_povm(elements: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
     """Rank-1 pieces of every POVM element: M_a = sum_{r: parent[r] = a} |w_r><w_r|.
 
@@ -359,7 +364,7 @@ class MPSMeasurement(Measurement):
         """
         n = self._check_n(n)
         step = self.chunk_size if chunk_size is None else positive_int(chunk_size, "chunk_size", error=StateError)
-        chunks = [(first, min(step, n - first)) for first in range(0, n, step)]
+        chunks = _chunks(n, step)
         if not chunks:
             return
         key = self._stream_key(generator)
@@ -391,7 +396,7 @@ class MPSMeasurement(Measurement):
             key = self._stream_key(generator)
             result = torch.empty(n, self.n_qubits, dtype=torch.int64)
             rows = result.numpy()
-            chunks = [(first, min(self.chunk_size, n - first)) for first in range(0, n, self.chunk_size)]
+            chunks = _chunks(n, self.chunk_size)
             outs = (rows[first : first + size] for first, size in chunks)
             for _ in self._sampler().sample_chunks(key, chunks, workers=torch.get_num_threads(), outs=outs):
                 pass

@@ -172,6 +172,7 @@ _CONDITIONAL_RECIPES: dict[str, dict[str, Any]] = {
         "model_options": {"d_model": 32, "n_heads": 4, "n_layers": 2},
         "settings": {"lr": 3e-3, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 256, "schedule": "cosine"},
         "epochs": 20,
+        "measured_n": 10,
         "source": f"{_CONDITIONAL}: Transformer d_model 32, 4 heads, 2 layers, Adam lr 3e-3, cosine, batch 256, "
         "20 epochs: held-out F >= 0.992 over 3 seeds (40 epochs overfit past epoch 10-22 and left <X> off by 5-8 %)",
     },
@@ -179,6 +180,7 @@ _CONDITIONAL_RECIPES: dict[str, dict[str, Any]] = {
         "model_options": {"cell": "gru", "n_layers": 3, "hidden_size": 64},
         "settings": {"lr": 3e-3, "optimizer": "adam", "weight_decay": 0.0, "batch_size": 256, "schedule": "cosine"},
         "epochs": 40,
+        "measured_n": 10,
         "source": f"{_CONDITIONAL}: GRU 3 x 64, same training as the Transformer: held-out F >= 0.9896 (below 0.99; "
         "the conditional Transformer is better)",
     },
@@ -206,6 +208,7 @@ _CONDITIONAL_LARGE_N_RECIPES: dict[str, dict[str, Any]] = {
         "model_options": {"cell": "gru", "n_layers": 2, "hidden_size": 96},
         "settings": {"lr": 2e-3, "optimizer": "adamw", "weight_decay": 0.1, "batch_size": 256, "schedule": "cosine"},
         "epochs": 30,
+        "measured_n": 50,
         "source": "benchmarks/bench_conditional50.py (TFIM N = 50, 5 fields x 10^4 tetra strings, MPS targets): "
         "GRU 2 x 96, AdamW weight decay 0.1, lr 2e-3, cosine, batch 256, 30 epochs: lowest held-out F 0.9835 on two "
         "seeds with the fields 0.5, 0.85, 0.95, 1.05, 1.5 (0.9618 with five evenly spaced; the Transformer 0.9453)",
@@ -371,9 +374,8 @@ def conditional_recipe(model: str | None, n_rows: int, n_qubits: int | None = No
     settings.update(epochs=int(min(entry["epochs"], max(1, round(_STEP_BUDGET / per_epoch)))))
     settings.update(early_stopping_patience=None)
     source = entry["source"]
-    measured = 50 if entry is _CONDITIONAL_LARGE_N_RECIPES.get(str(model)) else 10
-    if n_qubits is not None and n_qubits != measured:
-        source += f"; measured at N = {measured}, here N = {n_qubits}"
+    if n_qubits is not None and n_qubits != entry["measured_n"]:
+        source += f"; measured at N = {entry['measured_n']}, here N = {n_qubits}"
     return Recipe(settings, dict(entry["model_options"]), source)
 
 
