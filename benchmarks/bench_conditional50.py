@@ -95,6 +95,7 @@ def stage_train(args: argparse.Namespace) -> None:
         seed=args.seed,
         n_conditions=1,
         condition_names=["h"],
+        conditioning=args.conditioning,
         **model_options(args),
     )
     rows = model.condition_rows(data)
@@ -272,6 +273,7 @@ def main() -> int:
     parser.add_argument("--step", type=float, default=0.1, help="grid step in [0.5, 1.5] (trained fields added)")
     parser.add_argument("--separate", default="0.65,0.95,1.35", help="held-out fields that get a separate model")
     parser.add_argument("--model", default="transformer", choices=["transformer", "rnn", "pixelcnn"])
+    parser.add_argument("--conditioning", default="add", choices=["add", "film"], help="how h enters the network")
     parser.add_argument("--width", type=int, default=32, help="d_model (transformer), hidden size (GRU), channels")
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the conditional model")
     parser.add_argument("--separate-epochs", type=int, default=8, help="epochs of each separate model")
