@@ -13,7 +13,7 @@ from qgen.models import load as load_model
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # 8 s here: in the default suite, it caught a broken path
 
 
-def test_scan_train_evaluate(tmp_path, capsys):
+def test_scan_train_evaluate(tmp_path, capsys, monkeypatch):
     scan, one, model, report = (tmp_path / name for name in ("scan.h5", "one.h5", "m.pt", "r.json"))
     assert main(["simulate", "--state", "tfim", "--n-qubits", "4", "--field", "0.5:1.5:3", "--samples", "300",
                  "-o", str(scan), "--quiet"]) == 0  # fmt: skip
@@ -32,7 +32,16 @@ def test_scan_train_evaluate(tmp_path, capsys):
     written = json.loads(report.read_text())
     assert written["condition"] == {"h": 0.93} and written["classical_fidelity"]["method"] == "exact"
     assert 0.0 < written["classical_fidelity"]["value"] <= 1.0 + 1e-9
-    capsys.readouterr()
+    assert "qgen evaluate:" not in capsys.readouterr().err  # quicker than the progress delay: silent
+    monkeypatch.setattr("qgen.report.evaluation.PROGRESS_DELAY", 0.0)
+    assert main(["evaluate", "--model", str(model), "--target", target, "--json", str(report), "--force",
+                 "--n-samples", "200"]) == 0  # fmt: skip
+    steps = capsys.readouterr().err
+    for step in ("loading the model and the data", "building the target at {'h': 0.93}", "writing the report"):
+        assert f"qgen evaluate: {step}" in steps, steps
+    assert main(["evaluate", "--model", str(model), "--target", target, "--json", str(report), "--force",
+                 "--n-samples", "200", "--quiet"]) == 0  # fmt: skip
+    assert "qgen evaluate:" not in capsys.readouterr().err
     assert main(["train", "--model", "rnn", "--data", str(scan), str(one), "-o", str(tmp_path / "x.pt")]) == 2
     assert "name its condition with --condition" in capsys.readouterr().err
     assert main(["simulate", "--state", "tfim", "--n-qubits", "4", "--field", "0.5:1.5:1", "--samples", "5",

@@ -152,10 +152,17 @@ def evaluate_at(args: argparse.Namespace, finish: Any) -> int:
         raise CommandError("a conditional model needs --target, a JSON state spec with its condition, e.g. h")
     from qgen.data import load as load_data
 
-    data = load_data(args.data) if args.data else None
-    report = evaluate(load(args.model, map_location="cpu"), spec, data=data, n_samples=args.n_samples, seed=args.seed)
-    report["model"]["path"] = str(args.model)
-    write_json(report, args.json)  # the one JSON writer: atomic, strict JSON (inf/nan as strings)
+    from qgen.report.evaluation import PROGRESS_DELAY
+    from qgen.report.progress import Progress
+
+    with Progress("qgen evaluate", not args.quiet, delay=PROGRESS_DELAY) as bar:
+        bar.stage("loading the model and the data")
+        data = load_data(args.data) if args.data else None
+        model = load(args.model, map_location="cpu")
+        report = evaluate(model, spec, data=data, n_samples=args.n_samples, seed=args.seed, progress=bar)
+        report["model"]["path"] = str(args.model)
+        bar.stage("writing the report")
+        write_json(report, args.json)  # the one JSON writer: atomic, strict JSON (inf/nan as strings)
     for key in ("classical_fidelity", "kl_divergence"):
         entry = report.get(key)
         if isinstance(entry, dict):

@@ -262,13 +262,20 @@ def phase_diagram(
 
 
 def evaluate_at(
-    model: Any, target_spec: dict[str, Any], *, data: Any = None, n_samples: int = 10_000, seed: int = 0
+    model: Any,
+    target_spec: dict[str, Any],
+    *,
+    data: Any = None,
+    n_samples: int = 10_000,
+    seed: int = 0,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """`qgen.report.evaluation.evaluate` of a conditional model at the condition a target spec names.
 
     The spec's fields named like the model's conditions (e.g. "h") pick the condition; the target is the
     state the spec builds. Of a scan data set, only the rows measured at exactly that condition serve as the
-    raw-data baseline (none when the value was not measured).
+    raw-data baseline (none when the value was not measured). `progress` (a `qgen.report.progress.Progress`
+    inside its `with` block, or None) is told which step starts, as by `evaluate`.
 
     Returns:
         the report dict, with "condition": {name: value}.
@@ -289,6 +296,10 @@ def evaluate_at(
         from qgen.data.dataset import MeasurementData
 
         povm = MeasurementData.from_record(np.zeros((0, model.n_qubits), np.uint8), model.measurement).povm
-    report = evaluate(view, dict(target_spec), data=baseline, povm=povm, n_samples=n_samples, seed=seed)
+    if progress is not None:
+        progress.stage(f"building the target at {view.condition_map}")
+    report = evaluate(
+        view, dict(target_spec), data=baseline, povm=povm, n_samples=n_samples, seed=seed, progress=progress
+    )
     report["condition"] = dict(view.condition_map)
     return report
