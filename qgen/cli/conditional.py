@@ -151,7 +151,6 @@ def evaluate_at(args: argparse.Namespace, finish: Any) -> int:
     if not isinstance(spec, dict):
         raise CommandError("a conditional model needs --target, a JSON state spec with its condition, e.g. h")
     from qgen.data import load as load_data
-
     from qgen.report.evaluation import PROGRESS_DELAY
     from qgen.report.progress import Progress
 
