@@ -9,8 +9,11 @@ conditional distribution q(b | a_<l) is one softmax of the model's logits, so
 (the tower property; the factors before l depend on a_<l only). The estimator is unbiased for the same value as
 the dual-frame average and never noisier (Rao-Blackwell): for a single-site observable the per-string value is a
 conditional mean, bounded by the dual frame's largest coefficient but in practice far narrower than the
-+-sqrt(3) spread of a tetrahedral dual. The logits come from one teacher-forced pass over the model's own
-samples (`conditional_logits` of `shifted`), batched.
++-sqrt(3) spread of a tetrahedral dual. Measured on the 50-site chain's conditional GRU with 5,000 samples per
+field: the standard error of the site-averaged <X> falls from 0.0036-0.0040 (dual frame) to 0.0002-0.0004, that
+of <Z_0 Z_25> from 0.042-0.049 to 0.006-0.020 (benchmarks/README.md, "Conditional models at N = 50"). The
+logits come from one teacher-forced pass over the model's own samples (`conditional_logits` of `shifted`),
+batched.
 """
 
 from __future__ import annotations
