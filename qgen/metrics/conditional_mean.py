@@ -23,11 +23,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from qgen.errors import MetricError, StateError
+from qgen.errors import MetricError
 from qgen.estimate import Estimate, sample_mean
 from qgen.measurement.povm import POVM
-from qgen.metrics.observables import check_determined, pauli_coefficients
-from qgen.pauli import parse_observable
+from qgen.metrics.observables import determined_terms, pauli_coefficients
 
 __all__ = ["conditional_mean_expectation", "is_autoregressive", "METHOD"]
 
@@ -40,18 +39,6 @@ _ROWS = 4096
 def is_autoregressive(model: Any) -> bool:
     """Whether `model` gives its conditionals q(b | a_<i) (what `conditional_mean_expectation` needs)."""
     return all(callable(getattr(model, name, None)) for name in ("sample", "shifted", "conditional_logits"))
-
-
-def _terms(observable: str | dict[str, complex], n_sites: int, povm: POVM) -> list[tuple[float, str]]:
-    try:
-        terms = parse_observable(observable, n_sites)
-    except StateError as exc:
-        raise MetricError(str(exc)) from None
-    if any(abs(c.imag) > 1e-12 for c, _ in terms):
-        raise MetricError("observable coefficients must be real (a Hermitian sum of Pauli strings)")
-    real = [(c.real, s) for c, s in terms]
-    check_determined(povm, real)
-    return real
 
 
 def conditional_mean_expectation(
@@ -100,7 +87,7 @@ def conditional_mean_expectation(
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
         raise MetricError(f"n_samples must be an integer >= 2 (a standard error needs two samples), got {n_samples!r}")
     n_sites = int(model.n_qubits)
-    terms = _terms(observable, n_sites, povm)
+    terms = determined_terms(observable, n_sites, povm)
     table = {letter: torch.as_tensor(c) for letter, c in pauli_coefficients(povm).items()}
     with torch.no_grad():
         strings = model.sample(n_samples, generator=generator)

@@ -34,6 +34,7 @@ __all__ = [
     "pauli_coefficients",
     "reconstruction_matrix",
     "check_determined",
+    "determined_terms",
     "NOT_DETERMINED",
 ]
 
@@ -125,6 +126,23 @@ def check_determined(povm: POVM, terms: list[tuple[float, str]], what: str | Non
         )
 
 
+def determined_terms(observable: str | dict[str, complex], n_sites: int, povm: POVM) -> list[tuple[float, str]]:
+    """The (real coefficient, Pauli string) terms of an observable on n_sites, checked to be estimable.
+
+    Raises:
+        MetricError: malformed, not Hermitian (complex coefficients), or not determined by this measurement.
+    """
+    try:
+        terms = parse_observable(observable, n_sites)
+    except StateError as exc:
+        raise MetricError(str(exc)) from None
+    if any(abs(c.imag) > 1e-12 for c, _ in terms):
+        raise MetricError("observable coefficients must be real (a Hermitian sum of Pauli strings)")
+    real_terms = [(c.real, s) for c, s in terms]
+    check_determined(povm, real_terms)
+    return real_terms
+
+
 def _prepare(outcomes: Any, povm: POVM) -> np.ndarray:
     if not isinstance(povm, POVM):
         raise MetricError(f"povm must be a qgen.POVM, got {type(povm).__name__}")
@@ -166,14 +184,7 @@ def expectation(outcomes: Any, povm: POVM, observable: str | dict[str, complex])
         ('mc-dual', 20000, True)
     """
     a = _prepare(outcomes, povm)
-    try:
-        terms = parse_observable(observable, a.shape[1])
-    except StateError as exc:
-        raise MetricError(str(exc)) from None
-    if any(abs(c.imag) > 1e-12 for c, _ in terms):
-        raise MetricError("observable coefficients must be real (a Hermitian sum of Pauli strings)")
-    real_terms = [(c.real, s) for c, s in terms]
-    check_determined(povm, real_terms)
+    real_terms = determined_terms(observable, a.shape[1], povm)
     table = pauli_coefficients(povm)
     total = np.zeros(len(a))
     for coef, string in real_terms:
