@@ -20,7 +20,7 @@ from typing import Any
 
 from qgen.errors import QgenError
 
-__all__ = ["AtomicFile", "atomic_write", "FileWriteError", "default_mode"]
+__all__ = ["AtomicFile", "atomic_write", "FileWriteError", "default_mode", "interrupt_handler", "check_interrupted"]
 
 _SUFFIX = ".qgen-tmp"
 
@@ -75,6 +75,24 @@ def _remove_stale(path: Path) -> None:
 _OPEN: set[Path] = set()
 _HANDLER_LOCK = threading.Lock()
 _previous_handler: Any = None
+
+
+# Set by the command line's SIGINT handler. Python drops an exception that a signal handler raises while a weakref
+# callback or __del__ runs (it prints "Exception ignored in ..." and goes on), so a Ctrl-C can vanish mid-run; the
+# writers check this record at every chunk and before every commit, so an interrupted command never commits.
+_INTERRUPTED = threading.Event()
+
+
+def interrupt_handler(signum: int, frame: FrameType | None) -> None:
+    """The command line's SIGINT handler: record the interrupt, then raise KeyboardInterrupt as Python's does."""
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+def check_interrupted() -> None:
+    """Raise KeyboardInterrupt if the command line has been interrupted, even if that exception was dropped."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -140,7 +158,14 @@ class AtomicFile:
         self.done = False
 
     def commit(self) -> None:
-        """fsync the finished temporary file, give it its mode, and rename it into place."""
+        """fsync the finished temporary file, give it its mode, and rename it into place.
+
+        Raises:
+            KeyboardInterrupt: the command line was interrupted (`check_interrupted`); the temporary is removed.
+        """
+        if _INTERRUPTED.is_set():
+            self.discard()
+            raise KeyboardInterrupt
         try:
             mode = self.path.stat().st_mode & 0o777 if self.path.exists() else default_mode()
             os.chmod(self.tmp, mode)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -82,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from qgen.errors import QgenError
 
     where = f"qgen {args.command}"
+    previous = _install_interrupt_handler()
     try:
         if args.threads is not None:
             set_threads(args.threads)
@@ -112,6 +114,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _install_interrupt_handler() -> Any:
+    """SIGINT -> `qgen.files.interrupt_handler` for the command's run (main thread only); the previous handler, or
+    None when none was installed. Python can drop the KeyboardInterrupt of a Ctrl-C that lands in a weakref
+    callback; the handler's record makes the writers stop and refuse to commit all the same."""
+    import threading
+
+    from qgen import files
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    files._INTERRUPTED.clear()  # a new command: an interrupt of an earlier one in this process is over
+    return signal.signal(signal.SIGINT, files.interrupt_handler)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import numpy as np
 
 from qgen.data.dataset import BASIS_LETTERS, MeasurementData, _now, _qgen_version
 from qgen.errors import DataFormatError
-from qgen.files import AtomicFile, FileWriteError
+from qgen.files import AtomicFile, FileWriteError, check_interrupted
 from qgen.measurement.povm import POVM
 from qgen.strings import as_outcome_array, positive_int
 
@@ -281,6 +281,7 @@ class MeasurementWriter:
         """
         if self._file is None:
             raise DataFormatError(f"{self.path}: append: the writer is not open (use it in a `with` block)")
+        check_interrupted()  # a Ctrl-C whose KeyboardInterrupt Python dropped still stops the writing here
         n_qubits, k = self._meta.n_qubits, self._meta.n_outcomes
         chunk = as_outcome_array(outcomes, n_qubits, k, name=f"{self.path}: outcomes chunk", dtype=np.uint8)
         if self.with_bases != (bases is not None):

@@ -179,6 +179,36 @@ def test_failed_rename_leaves_the_old_file_and_no_temporary(tmp_path: Path, monk
     assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["data.h5"]
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped KeyboardInterrupt
+def test_a_dropped_interrupt_still_stops_the_writers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The command line's SIGINT handler records the interrupt. Python can drop the KeyboardInterrupt it raises
+    (inside a weakref callback it only prints "Exception ignored"), so the record alone stops a streaming
+    writer at its next chunk and makes any commit refuse: the old file stays, no temporary is left."""
+    import weakref
+
+    path = tmp_path / "data.h5"
+    save(make_data(seed=1), path)
+    before = path.read_bytes()
+    monkeypatch.setattr(qgen.files, "_INTERRUPTED", qgen.files.threading.Event())
+
+    class Target:
+        pass
+
+    target = Target()
+    weakref.finalize(target, qgen.files.interrupt_handler, 2, None)  # raises inside a finalizer: dropped
+    del target
+    assert qgen.files._INTERRUPTED.is_set()
+    with pytest.raises(KeyboardInterrupt):
+        save(make_data(seed=2), path)
+    data = make_data(seed=3)
+    with pytest.raises(KeyboardInterrupt):
+        with MeasurementWriter(tmp_path / "stream.h5", n_qubits=data.n_qubits, povm=data.povm) as writer:
+            writer.append(data.outcomes)
+    with pytest.raises(KeyboardInterrupt), qgen.files.atomic_write(tmp_path / "report.json") as tmp:
+        tmp.write_text("{}")
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["data.h5"]
+
+
 def test_save_creates_a_new_file_atomically_with_ordinary_permissions(tmp_path: Path):
     path = tmp_path / "new.h5"
     save(make_data(), path)
