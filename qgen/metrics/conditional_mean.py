@@ -18,7 +18,7 @@ batched.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ __all__ = [
     "conditional_magnetization",
     "conditional_correlation_matrix",
     "is_autoregressive",
+    "sample_estimators",
     "METHOD",
 ]
 
@@ -210,3 +211,20 @@ def conditional_correlation_matrix(model: Any, samples: Any, povm: POVM, pauli: 
     np.fill_diagonal(mean, 1.0)
     np.fill_diagonal(stderr, 0.0)
     return Estimate(mean, stderr, METHOD, n, {"povm": povm.name})
+
+
+def sample_estimators(model: Any = None) -> tuple[Callable[..., Estimate], ...]:
+    """(magnetization, correlation_matrix, expectation), each called as f(outcomes, povm, what).
+
+    With an autoregressive `model` whose own samples the outcomes are, the conditional-mean versions bound to it;
+    otherwise (no model, data, a model without conditionals) the dual-frame ones of `qgen.metrics.observables`.
+    """
+    from qgen.metrics.observables import correlation_matrix, expectation, magnetization
+
+    if model is None or not is_autoregressive(model):
+        return magnetization, correlation_matrix, expectation
+    return (
+        lambda outcomes, povm, pauli: conditional_magnetization(model, outcomes, povm, pauli),
+        lambda outcomes, povm, pauli: conditional_correlation_matrix(model, outcomes, povm, pauli),
+        lambda outcomes, povm, observable: conditional_mean_expectation(model, povm, observable, samples=outcomes),
+    )

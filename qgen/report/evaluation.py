@@ -24,7 +24,7 @@ from qgen.metrics.distances import AUTO_ENUMERATION
 from qgen.metrics.distributions import EmpiricalDistribution, as_generator, draw, likelihood_of, tabulate
 from qgen.metrics.fidelity import MAX_EXACT_QUBITS, quantum_fidelity
 from qgen.metrics.normalized import normalized
-from qgen.metrics.observables import NOT_DETERMINED, correlation_matrix, expectation, magnetization
+from qgen.metrics.observables import NOT_DETERMINED
 from qgen.metrics.positive import model_state, state_fidelity, state_observables
 from qgen.report.progress import Progress
 from qgen.report.targets import target_of
@@ -86,26 +86,15 @@ def _safe(fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 
 def _sample_observables(outcomes: Any, povm: POVM, hamiltonian: dict | None, model: Any = None) -> dict[str, Any]:
-    """Magnetizations, correlations and the energy from outcome strings through the dual frame; when `model` is
-    the autoregressive model that drew them, each term's last site by the model's exact conditional mean
-    instead (`qgen.metrics.conditional_mean`: unbiased for the same values, smaller error bars)."""
-    from qgen.metrics import conditional_mean as cm
+    """Magnetizations, correlations and the energy from outcome strings: through the dual frame, or, when `model`
+    is the autoregressive model that drew them, by its conditional means (`qgen.metrics.conditional_mean`)."""
+    from qgen.metrics.conditional_mean import sample_estimators
 
-    out: dict[str, Any] = {}
-    if model is not None and cm.is_autoregressive(model):
-        for name, (_, letter) in OBSERVABLES.items():
-            out[name] = _safe(cm.conditional_magnetization, model, outcomes, povm, letter)
-        for name, letter in CORRELATIONS.items():
-            out[name] = _safe(cm.conditional_correlation_matrix, model, outcomes, povm, letter)
-        if hamiltonian is not None:
-            out["energy"] = _safe(cm.conditional_mean_expectation, model, povm, hamiltonian, samples=outcomes)
-        return out
-    for name, (_, letter) in OBSERVABLES.items():
-        out[name] = _safe(magnetization, outcomes, povm, letter)
-    for name, letter in CORRELATIONS.items():
-        out[name] = _safe(correlation_matrix, outcomes, povm, letter)
+    mag, corr, expect = sample_estimators(model)
+    out = {name: _safe(mag, outcomes, povm, letter) for name, (_, letter) in OBSERVABLES.items()}
+    out.update({name: _safe(corr, outcomes, povm, letter) for name, letter in CORRELATIONS.items()})
     if hamiltonian is not None:
-        out["energy"] = _safe(expectation, outcomes, povm, hamiltonian)
+        out["energy"] = _safe(expect, outcomes, povm, hamiltonian)
     return out
 
 
