@@ -180,8 +180,7 @@ def phase_point(
         )
         return out
     from qgen.metrics import classical_fidelity
-    from qgen.metrics.conditional_mean import conditional_mean_expectation, is_autoregressive
-    from qgen.metrics.observables import expectation
+    from qgen.metrics.conditional_mean import is_autoregressive, sample_estimators
 
     if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
         raise MetricError(f"n_samples must be an integer >= 2 (a standard error needs two samples), got {n_samples!r}")
@@ -193,17 +192,12 @@ def phase_point(
     far = n // 2
     mean_x = {"I" * i + "X" + "I" * (n - 1 - i): 1.0 / n for i in range(n)}
     zz_string = "Z" + "I" * (far - 1) + "Z" + "I" * (n - far - 1)
+    with torch.no_grad():
+        samples = model.sample(n_samples, generator=gen)
+    # One estimator per sample (the covariances between sites count); an autoregressive model's by conditional means.
     conditional = is_autoregressive(model)
-    if conditional:  # the same strings for both, each term's last site by its conditional mean
-        state = gen.get_state()
-        x = conditional_mean_expectation(model, povm, mean_x, n_samples=n_samples, generator=gen)
-        gen.set_state(state)
-        zz = conditional_mean_expectation(model, povm, zz_string, n_samples=n_samples, generator=gen)
-    else:
-        with torch.no_grad():
-            samples = model.sample(n_samples, generator=gen)
-        x = expectation(samples, povm, mean_x)  # one estimator per sample: the covariances between sites count
-        zz = expectation(samples, povm, zz_string)
+    _, _, expect = sample_estimators(model)
+    x, zz = expect(samples, povm, mean_x), expect(samples, povm, zz_string)
     out.update(
         fidelity=float(fidelity.value),
         fidelity_stderr=float(fidelity.stderr),
