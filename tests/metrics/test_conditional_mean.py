@@ -122,3 +122,19 @@ def test_given_samples_are_the_ones_used(model):
     assert given.value == drawn.value and given.stderr == drawn.stderr
     with pytest.raises(MetricError, match="at least 2 samples"):
         conditional_mean_expectation(model, TETRA, "IZIXI", samples=strings[:1])
+
+
+def test_sample_estimators_choose_by_model(model):
+    """The report's estimators: conditional means bound to an autoregressive model, the dual frame for data (no
+    model) and for a distribution without conditionals (an exact measurement)."""
+    from qgen.metrics.conditional_mean import sample_estimators
+
+    strings = model.sample(200, generator=0)
+    for chosen, method in (
+        (sample_estimators(model), METHOD),
+        (sample_estimators(None), "mc-dual"),
+        (sample_estimators(tfim(N, h=1.0).measured("tetra")), "mc-dual"),
+    ):
+        mag, corr, expect = chosen
+        assert mag(strings, TETRA, "X").method == corr(strings, TETRA, "Z").method == method
+        assert expect(strings, TETRA, {"XIIII": 1.0}).method == method
