@@ -62,9 +62,9 @@ FIGURES: dict[str, FigureEntry] = {
             "qgen.reproduce.paper_fig4",
             quick="101 s of CPU on one thread (Ising: 10^4 samples, 5 epochs; Heisenberg: chi 32, 10^4 samples, "
             "10 epochs, QMC 10^4 sweeps; measured, 158 s wall at load average 3)",
-            full="3,960 s of CPU on one thread, 89 min wall at load average 2-4, 3.6 GB peak (measured 2026-12-01 "
-            "with the earlier periodic chi-200 DMRG check, 12-21 min of that wall time, which the QMC check (49 s of "
-            "CPU at 10^5 sweeps) has since replaced)",
+            full="3,036 s of CPU on one thread, 55 min wall at load average 1-3, 1.8 GB peak, with the chi-200 "
+            "DMRG target from the cache (measured 2026-12-02; the DMRG itself adds minutes and memory on a fresh "
+            "machine: 3.6 GB peak in an earlier run)",
         ),
         FigureEntry(
             "seed000",
