@@ -28,7 +28,7 @@ from torch import Tensor
 from qgen.errors import MetricError
 from qgen.estimate import Estimate, sample_mean
 from qgen.measurement.povm import POVM
-from qgen.metrics.observables import check_determined, determined_terms, pauli_coefficients
+from qgen.metrics.observables import _site_table, determined_terms, pauli_coefficients
 
 __all__ = [
     "conditional_mean_expectation",
@@ -144,11 +144,8 @@ def conditional_mean_expectation(
 
 
 def _letter_table(povm: POVM, pauli: str, what: str) -> Tensor:
-    if not isinstance(pauli, str) or pauli.upper() not in ("X", "Y", "Z"):
-        raise MetricError(f"pauli must be 'X', 'Y' or 'Z', got {pauli!r}")
-    letter = pauli.upper()
-    check_determined(povm, [(1.0, letter)], what.format(p=letter))
-    return torch.as_tensor(pauli_coefficients(povm)[letter])
+    """Tr(P Q_b) per outcome as a tensor, with the letter and the measurement checked (`observables._site_table`)."""
+    return torch.as_tensor(_site_table(povm, pauli, what))
 
 
 def conditional_magnetization(model: Any, samples: Any, povm: POVM, pauli: str = "Z") -> Estimate:
